@@ -1,0 +1,117 @@
+"""Crash-safe file writing: a final name only ever points at a complete file.
+
+Write to a temporary file in the same directory, flush and fsync it, `os.replace` it onto the final name,
+then fsync the directory (RELIABILITY.md). A crash leaves at most a `.tmp-*` file, never a half-written
+file under the final name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+TMP_PREFIX = ".tmp-"
+
+
+def fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems refuse fsync on directories; the rename is still atomic
+    finally:
+        os.close(fd)
+
+
+def _tmp_path(final: Path) -> Path:
+    return final.with_name(f"{TMP_PREFIX}{os.getpid()}-{final.name}")
+
+
+def commit_file(tmp: Path, final: Path) -> None:
+    with open(tmp, "rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, final)
+    fsync_dir(final.parent)
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    path = Path(path)
+    tmp = _tmp_path(path)
+    try:
+        tmp.write_bytes(data)
+        commit_file(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    write_bytes_atomic(Path(path), (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode("utf-8"))
+
+
+def write_table_atomic(path: Path, table: pa.Table) -> None:
+    path = Path(path)
+    tmp = _tmp_path(path)
+    try:
+        pq.write_table(table, tmp)
+        commit_file(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class AtomicParquetWriter:
+    """Stream record batches into a Parquet file that appears under its final name only when complete."""
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        self.path = Path(path)
+        self.schema = schema
+        self._tmp = _tmp_path(self.path)
+        self._writer: pq.ParquetWriter | None = pq.ParquetWriter(self._tmp, schema)
+        self.rows = 0
+
+    def write_rows(self, rows: list[dict[str, Any]]) -> None:
+        if rows and self._writer is not None:
+            self._writer.write_table(pa.Table.from_pylist(rows, schema=self.schema))
+            self.rows += len(rows)
+
+    def close(self) -> None:
+        """Finish the file and move it onto its final name (an empty input still gives a valid file)."""
+        if self._writer is None:
+            return
+        self._writer.close()
+        self._writer = None
+        commit_file(self._tmp, self.path)
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            try:
+                self._writer.close()
+            except Exception:  # noqa: BLE001 - the temp file is discarded anyway
+                pass
+            self._writer = None
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> "AtomicParquetWriter":
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def remove_stale_temporaries(directory: Path) -> int:
+    """Delete temp files a crashed earlier run left behind; returns how many."""
+    count = 0
+    for stale in Path(directory).glob(f"{TMP_PREFIX}*"):
+        stale.unlink(missing_ok=True)
+        count += 1
+    return count

@@ -1,0 +1,37 @@
+"""The `occ` command: composes one Typer sub-app per package. The only module that imports them all."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import typer
+
+from inference.cli import app as inference_app
+from labeling.cli import app as labeling_app
+from training.cli import app as training_app
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="occ-insights: listen to clinicians' posts, classify them, and rank evidence gaps.",
+)
+app.add_typer(labeling_app)
+app.add_typer(training_app)
+app.add_typer(inference_app)
+
+
+def main() -> None:
+    # Nothing may reach a model hub: weights come from installed packages or local folders.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    logging.basicConfig(
+        level=os.environ.get("OCC_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    app()
+
+
+if __name__ == "__main__":
+    main()

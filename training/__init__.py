@@ -1,0 +1,1 @@
+"""Training: datasets into models, evaluation, MLflow tracking, registration and promotion."""
