@@ -1,0 +1,208 @@
+"""Model registry operations: register a version as `challenger`, evaluate a model URI on the frozen test split,
+and the promotion gate that moves `champion`. Aliases only: registry stages are deprecated."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from labeling.dataset import load_dataset_dir
+from labeling.taxonomy import taxonomy_from_dict
+from models.artifact import ModelBundle
+from training.config import PromotionPolicy
+from training.data import split_inputs, task_specs
+from training.metrics import evaluate_all, mean_macro_f1
+
+logger = logging.getLogger(__name__)
+
+CHALLENGER = "challenger"
+CHAMPION = "champion"
+
+
+class RegistryError(RuntimeError):
+    """A registry operation cannot be done; the message names the problem and the fix."""
+
+
+@dataclass
+class RegisteredVersion:
+    name: str
+    version: str
+    became_champion: bool
+
+
+def _client() -> Any:
+    from mlflow import MlflowClient
+
+    return MlflowClient()
+
+
+def alias_version(name: str, alias: str) -> str | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(_client().get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
+
+
+def register_version(name: str, model_uri: str, run_id: str, tags: Mapping[str, str]) -> RegisteredVersion:
+    """Register `model_uri` under `name`, alias it `challenger`; the first version ever also becomes champion."""
+    import mlflow
+
+    client = _client()
+    result = mlflow.register_model(model_uri, name, tags=dict(tags))
+    try:
+        for _ in range(60):  # registration is asynchronous on some backends
+            if client.get_model_version(name, result.version).status == "READY":
+                break
+            time.sleep(0.5)
+        client.set_registered_model_alias(name, CHALLENGER, result.version)
+        became_champion = alias_version(name, CHAMPION) is None
+        if became_champion:
+            client.set_registered_model_alias(name, CHAMPION, result.version)
+            client.set_model_version_tag(name, result.version, "promotion_reason", "first registered version")
+            logger.info("%s version %s is the first version: it is champion", name, result.version)
+    except Exception:
+        client.delete_model_version(name, result.version)  # leave no half-registered version behind
+        raise
+    logger.info("registered %s version %s (run %s) as %s", name, result.version, run_id, CHALLENGER)
+    return RegisteredVersion(name, str(result.version), became_champion)
+
+
+def resolve_model_uri(model_uri: str) -> tuple[str, str | None, str | None]:
+    """`models:/NAME@ALIAS` or `models:/NAME/VERSION` -> (pinned uri, name, version), resolved once."""
+    from mlflow.exceptions import MlflowException
+
+    if not model_uri.startswith("models:/"):
+        return model_uri, None, None
+    ref = model_uri[len("models:/"):]
+    client = _client()
+    try:
+        if "@" in ref:
+            name, alias = ref.split("@", 1)
+            version = str(client.get_model_version_by_alias(name, alias).version)
+        else:
+            name, version = ref.rsplit("/", 1)
+            client.get_model_version(name, version)
+    except MlflowException as exc:
+        raise RegistryError(f"model {model_uri} is not in the registry at {_tracking_uri()}: {exc.message}; "
+                            "train one with `occ train` or check MLFLOW_TRACKING_URI") from exc
+    except ValueError as exc:
+        raise RegistryError(f"model URI {model_uri!r} is malformed; use models:/NAME@ALIAS or models:/NAME/VERSION") from exc
+    return f"models:/{name}/{version}", name, version
+
+
+def _tracking_uri() -> str:
+    import mlflow
+
+    return mlflow.get_tracking_uri()
+
+
+def load_bundle_from_uri(model_uri: str) -> ModelBundle:
+    import mlflow
+
+    try:
+        loaded = mlflow.pyfunc.load_model(model_uri)
+    except Exception as exc:  # noqa: BLE001 - mlflow raises many types; the user needs one clear line
+        raise RegistryError(f"cannot load model {model_uri}: {exc}") from exc
+    return loaded.unwrap_python_model().bundle
+
+
+def evaluate_uri(model_uri: str, dataset_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Metrics of a registered model on the dataset's frozen test split; (metrics, model info)."""
+    pinned, name, version = resolve_model_uri(model_uri)
+    bundle = load_bundle_from_uri(pinned)
+    dataset, taxonomy_dict = load_dataset_dir(dataset_dir)
+    taxonomy = taxonomy_from_dict(taxonomy_dict)
+    if str(taxonomy.version) != bundle.taxonomy_version:
+        raise RegistryError(f"model {pinned} was trained on taxonomy {bundle.taxonomy_version!r} but the dataset in "
+                            f"{dataset_dir} uses {taxonomy.version!r}; evaluate it on a dataset of its own taxonomy")
+    specs = task_specs(taxonomy)
+    texts, targets = split_inputs(dataset["test"], specs)
+    proba = bundle.predict_proba(texts)
+    metrics = evaluate_all(specs, proba, targets, bundle.thresholds)
+    return metrics, {"model_uri": pinned, "name": name, "version": version, "kind": bundle.kind,
+                     "taxonomy_version": bundle.taxonomy_version}
+
+
+@dataclass
+class PromotionDecision:
+    promoted: bool
+    reason: str
+    challenger: str | None
+    champion: str | None
+    table: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"promoted": self.promoted, "reason": self.reason, "challenger": self.challenger,
+                "champion": self.champion, "comparison": self.table}
+
+
+def gate(challenger: Mapping[str, Any], champion: Mapping[str, Any], policy: PromotionPolicy) -> tuple[bool, str, list[dict[str, Any]]]:
+    """The promotion rule, pure: mean macro-F1 not worse by more than max_mean_drop, no task worse than max_task_drop."""
+    rows = []
+    worst_task, worst_drop = None, -np.inf
+    for task in challenger:
+        new = challenger[task].get("macro_f1", float("nan"))
+        old = champion.get(task, {}).get("macro_f1", float("nan"))
+        drop = old - new
+        rows.append({"task": task, "champion": round(old, 4), "challenger": round(new, 4), "delta": round(-drop, 4)})
+        if np.isfinite(drop) and drop > worst_drop:
+            worst_task, worst_drop = task, drop
+    mean_new, mean_old = mean_macro_f1(challenger), mean_macro_f1(champion)
+    rows.append({"task": "mean", "champion": round(mean_old, 4), "challenger": round(mean_new, 4), "delta": round(mean_new - mean_old, 4)})
+    if mean_old - mean_new > policy.max_mean_drop:
+        return False, f"mean macro-F1 drops by {mean_old - mean_new:.4f} (> max_mean_drop {policy.max_mean_drop})", rows
+    if worst_task is not None and worst_drop > policy.max_task_drop:
+        return False, f"task {worst_task} drops by {worst_drop:.4f} (> max_task_drop {policy.max_task_drop})", rows
+    return True, f"mean macro-F1 {mean_new:.4f} vs {mean_old:.4f}; no task drops by more than {policy.max_task_drop}", rows
+
+
+def promote(name: str, dataset_dir: Path, policy: PromotionPolicy, force: bool = False, reason: str | None = None) -> PromotionDecision:
+    """Compare challenger with champion on the frozen test split and move `champion` if the gate passes."""
+    client = _client()
+    challenger = alias_version(name, CHALLENGER)
+    champion = alias_version(name, CHAMPION)
+    if challenger is None:
+        raise RegistryError(f"registered model {name!r} has no {CHALLENGER!r} version; train one with `occ train`")
+    if force and not reason:
+        raise RegistryError("--force needs --reason \"...\" so that the override is on record")
+    if champion is None:
+        client.set_registered_model_alias(name, CHAMPION, challenger)
+        client.set_model_version_tag(name, challenger, "promotion_reason", "first champion")
+        return PromotionDecision(True, "no champion yet: the challenger becomes champion", challenger, None, [])
+    if champion == challenger:
+        return PromotionDecision(False, f"version {challenger} is already champion", challenger, champion, [])
+    new_metrics, new_info = evaluate_uri(f"models:/{name}/{challenger}", dataset_dir)
+    try:
+        old_metrics, old_info = evaluate_uri(f"models:/{name}/{champion}", dataset_dir)
+    except RegistryError as exc:
+        if not force:
+            raise RegistryError(f"cannot compare with champion version {champion}: {exc}. Use --force --reason to "
+                                "promote anyway (e.g. after a taxonomy change)") from exc
+        old_metrics = {}
+    passed, why, table = gate(new_metrics, old_metrics, policy) if old_metrics else (False, "champion not comparable", [])
+    if passed or force:
+        client.set_registered_model_alias(name, CHAMPION, challenger)
+        note = why if passed else f"forced: {reason} (gate said: {why})"
+        client.set_model_version_tag(name, challenger, "promotion_reason", note[:5000])
+        client.set_model_version_tag(name, challenger, "promoted_from", str(champion))
+        logger.info("champion of %s moves from version %s to %s: %s", name, champion, challenger, note)
+        return PromotionDecision(True, note, challenger, champion, table)
+    return PromotionDecision(False, why, challenger, champion, table)
+
+
+def comparison_table(decision: PromotionDecision) -> str:
+    lines = [f"{'task':<22}{'champion':>10}{'challenger':>12}{'delta':>9}"]
+    for row in decision.table:
+        lines.append(f"{row['task']:<22}{row['champion']:>10.4f}{row['challenger']:>12.4f}{row['delta']:>+9.4f}")
+    return "\n".join(lines)
+
+
+__all__ = ["CHALLENGER", "CHAMPION", "RegistryError", "register_version", "resolve_model_uri", "evaluate_uri",
+           "promote", "gate", "comparison_table", "load_bundle_from_uri", "alias_version"]
