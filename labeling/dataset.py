@@ -104,46 +104,59 @@ def check_annotations(frame: pd.DataFrame, taxonomy: Taxonomy) -> None:
 def adjudicate(frame: pd.DataFrame, taxonomy: Taxonomy) -> tuple[pd.DataFrame, GoldReport]:
     """Majority vote per (post, task). Returns one row per post with a column per task.
 
-    Single/binary cells hold the winning label; multi cells hold the sorted list of labels chosen by a strict
-    majority of that post's annotators for the task. A tie (no strict majority for a single-label task, or
-    any label chosen by exactly half of the annotators of a multi-label task) leaves the cell empty (None).
+    Single/binary cells hold the winning label; multi cells hold the labels (taxonomy order) chosen by a strict
+    majority of that post's annotators for the task. A tie (no strict winner for a single-label task, or any
+    label chosen by exactly half of the annotators of a multi-label task) leaves the cell empty (None).
+    An annotator who labeled the same single-label post twice counts once, with their last label.
     """
     check_annotations(frame, taxonomy)
     report = GoldReport(annotations=len(frame), annotators=frame["annotator"].nunique())
     gold: dict[str, dict[str, Any]] = defaultdict(dict)
     for task in taxonomy.tasks:
         rows = frame[frame["task"] == task.name]
-        agree, multi_annotated = 0, 0
-        for post_id, group in rows.groupby("post_id", sort=True):
-            if task.is_multi:
-                chosen = group.groupby("annotator")["label"].apply(lambda s: frozenset(x for x in s if x))
-                n = len(chosen)
-                votes = Counter(label for labels in chosen for label in labels)
-                if any(2 * count == n for count in votes.values()):
-                    report.ties[task.name] += 1
+        if rows.empty:
+            continue
+        raters = rows.groupby("post_id")["annotator"].nunique()
+        if task.is_multi:
+            chosen = rows[rows["label"] != NONE_LABEL].drop_duplicates(["post_id", "annotator", "label"])
+            votes = chosen.groupby(["post_id", "label"]).size().rename("votes").reset_index()
+            votes["raters"] = votes["post_id"].map(raters)
+            tied = set(votes.loc[2 * votes["votes"] == votes["raters"], "post_id"])
+            winners = votes[2 * votes["votes"] > votes["raters"]]
+            order = {name: i for i, name in enumerate(task.label_names)}
+            won = winners.groupby("post_id")["label"].agg(lambda s: sorted(s, key=order.__getitem__))
+            for post_id in raters.index:
+                if post_id in tied:
                     continue
-                gold[post_id][task.name] = sorted((l for l, c in votes.items() if 2 * c > n), key=task.label_names.index)
-                if n > 1:
-                    multi_annotated += 1
-                    agree += len(set(chosen)) == 1
-            else:
-                per_annotator = group.groupby("annotator")["label"].agg(lambda s: Counter(s).most_common(1)[0][0])
-                votes = Counter(per_annotator)
-                ranked = votes.most_common()
-                if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
-                    report.ties[task.name] += 1
-                    continue
-                gold[post_id][task.name] = ranked[0][0]
-                if len(per_annotator) > 1:
-                    multi_annotated += 1
-                    agree += len(votes) == 1
-        if multi_annotated:
-            report.agreement[task.name] = round(agree / multi_annotated, 4)
-    records = [{"post_id": pid, **{t: labels.get(t) for t in taxonomy.task_names}} for pid, labels in gold.items()]
+                gold[post_id][task.name] = list(won.get(post_id, []))
+            sets = chosen.groupby(["post_id", "annotator"])["label"].agg(frozenset)
+            multi = raters[raters > 1].index
+            if len(multi):
+                distinct = sets.reset_index().groupby("post_id")["label"].nunique().reindex(multi, fill_value=0)
+                n_with_labels = sets.reset_index().groupby("post_id")["annotator"].nunique().reindex(multi, fill_value=0)
+                full = ((distinct <= 1) & ((n_with_labels == 0) | (n_with_labels == raters[multi]))).mean()
+                report.agreement[task.name] = round(float(full), 4)
+        else:
+            last = rows.drop_duplicates(["post_id", "annotator"], keep="last")
+            counts = last.groupby(["post_id", "label"]).size().rename("votes").reset_index()
+            counts = counts.sort_values(["post_id", "votes"], ascending=[True, False])
+            top = counts.groupby("post_id").head(2)
+            first = top.groupby("post_id").nth(0).set_index("post_id")
+            second_votes = top.groupby("post_id")["votes"].apply(lambda v: v.iloc[1] if len(v) > 1 else 0)
+            tied = set(second_votes[second_votes == first["votes"].reindex(second_votes.index)].index)
+            for post_id, label in first["label"].items():
+                if post_id not in tied:
+                    gold[post_id][task.name] = label
+            multi = raters[raters > 1].index
+            if len(multi):
+                agreeing = last.groupby("post_id")["label"].nunique().reindex(multi)
+                report.agreement[task.name] = round(float((agreeing == 1).mean()), 4)
+        if tied:
+            report.ties[task.name] = len(tied)
+            logger.info("task %s: %d post(s) left out for a tied vote", task.name, len(tied))
+    records = [{"post_id": pid, **{t: labels.get(t) for t in taxonomy.task_names}} for pid, labels in sorted(gold.items())]
     table = pd.DataFrame.from_records(records, columns=["post_id", *taxonomy.task_names])
     report.posts = len(table)
-    for task_name, count in report.ties.items():
-        logger.info("task %s: %d post(s) left out for a tied vote", task_name, count)
     return table, report
 
 
