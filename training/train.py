@@ -186,4 +186,9 @@ def train_and_register(kind: str, dataset_dir: Path, params: Mapping[str, Any], 
         metrics_out.write_text(json.dumps({"test_mean_macro_f1": round(mean_macro_f1(test_metrics), 4),
                                            **{f"{t}_macro_f1": round(m.get("macro_f1", float('nan')), 4) for t, m in test_metrics.items()},
                                            "train_seconds": round(seconds, 1)}, indent=2) + "\n", encoding="utf-8")
+        history = pd.DataFrame([{k: v for k, v in epoch.items() if isinstance(v, (int, float))}
+                                for epoch in getattr(model, "history_", None) or []])
+        if history.empty:  # the baseline has no epochs; DVC still gets its (empty) plot file
+            history = pd.DataFrame(columns=["epoch", "train_loss", "val_loss", "val_macro_f1"])
+        history.to_csv(metrics_out.with_name(f"{metrics_out.stem}_history.csv"), index=False)
     return result
