@@ -115,3 +115,22 @@ def remove_stale_temporaries(directory: Path) -> int:
         stale.unlink(missing_ok=True)
         count += 1
     return count
+
+
+class AtomicTextWriter:
+    """A text file written in a stream that appears under its final name only when complete."""
+
+    def __init__(self, path: Path, newline: str = "") -> None:
+        self.path = Path(path)
+        self._tmp = _tmp_path(self.path)
+        self._handle = open(self._tmp, "w", encoding="utf-8", newline=newline)
+
+    def __enter__(self) -> Any:
+        return self._handle
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self._handle.close()
+        if exc_type is None:
+            commit_file(self._tmp, self.path)
+        else:
+            self._tmp.unlink(missing_ok=True)

@@ -13,16 +13,12 @@ import numpy as np
 
 from labeling.dataset import load_dataset_dir
 from labeling.taxonomy import taxonomy_from_dict
-from models.artifact import ModelBundle
+from models.registry import CHALLENGER, CHAMPION, ModelRefError, load_pinned, pin
 from training.config import PromotionPolicy
 from training.data import split_inputs, task_specs
 from training.metrics import evaluate_all, mean_macro_f1
 
 logger = logging.getLogger(__name__)
-
-CHALLENGER = "challenger"
-CHAMPION = "champion"
-
 
 class RegistryError(RuntimeError):
     """A registry operation cannot be done; the message names the problem and the fix."""
@@ -74,59 +70,23 @@ def register_version(name: str, model_uri: str, run_id: str, tags: Mapping[str, 
     return RegisteredVersion(name, str(result.version), became_champion)
 
 
-def resolve_model_uri(model_uri: str) -> tuple[str, str | None, str | None]:
-    """`models:/NAME@ALIAS` or `models:/NAME/VERSION` -> (pinned uri, name, version), resolved once."""
-    from mlflow.exceptions import MlflowException
-
-    if not model_uri.startswith("models:/"):
-        return model_uri, None, None
-    ref = model_uri[len("models:/"):]
-    client = _client()
-    try:
-        if "@" in ref:
-            name, alias = ref.split("@", 1)
-            version = str(client.get_model_version_by_alias(name, alias).version)
-        else:
-            name, version = ref.rsplit("/", 1)
-            client.get_model_version(name, version)
-    except MlflowException as exc:
-        raise RegistryError(f"model {model_uri} is not in the registry at {_tracking_uri()}: {exc.message}; "
-                            "train one with `occ train` or check MLFLOW_TRACKING_URI") from exc
-    except ValueError as exc:
-        raise RegistryError(f"model URI {model_uri!r} is malformed; use models:/NAME@ALIAS or models:/NAME/VERSION") from exc
-    return f"models:/{name}/{version}", name, version
-
-
-def _tracking_uri() -> str:
-    import mlflow
-
-    return mlflow.get_tracking_uri()
-
-
-def load_bundle_from_uri(model_uri: str) -> ModelBundle:
-    import mlflow
-
-    try:
-        loaded = mlflow.pyfunc.load_model(model_uri)
-    except Exception as exc:  # noqa: BLE001 - mlflow raises many types; the user needs one clear line
-        raise RegistryError(f"cannot load model {model_uri}: {exc}") from exc
-    return loaded.unwrap_python_model().bundle
-
-
 def evaluate_uri(model_uri: str, dataset_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """Metrics of a registered model on the dataset's frozen test split; (metrics, model info)."""
-    pinned, name, version = resolve_model_uri(model_uri)
-    bundle = load_bundle_from_uri(pinned)
+    try:
+        pinned = pin(model_uri)
+        bundle = load_pinned(pinned)
+    except ModelRefError as exc:
+        raise RegistryError(str(exc)) from exc
     dataset, taxonomy_dict = load_dataset_dir(dataset_dir)
     taxonomy = taxonomy_from_dict(taxonomy_dict)
     if str(taxonomy.version) != bundle.taxonomy_version:
-        raise RegistryError(f"model {pinned} was trained on taxonomy {bundle.taxonomy_version!r} but the dataset in "
+        raise RegistryError(f"model {pinned.uri} was trained on taxonomy {bundle.taxonomy_version!r} but the dataset in "
                             f"{dataset_dir} uses {taxonomy.version!r}; evaluate it on a dataset of its own taxonomy")
     specs = task_specs(taxonomy)
     texts, targets = split_inputs(dataset["test"], specs)
     proba = bundle.predict_proba(texts)
     metrics = evaluate_all(specs, proba, targets, bundle.thresholds)
-    return metrics, {"model_uri": pinned, "name": name, "version": version, "kind": bundle.kind,
+    return metrics, {"model_uri": pinned.uri, "name": pinned.name, "version": pinned.version, "kind": bundle.kind,
                      "taxonomy_version": bundle.taxonomy_version}
 
 
@@ -204,5 +164,5 @@ def comparison_table(decision: PromotionDecision) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["CHALLENGER", "CHAMPION", "RegistryError", "register_version", "resolve_model_uri", "evaluate_uri",
-           "promote", "gate", "comparison_table", "load_bundle_from_uri", "alias_version"]
+__all__ = ["CHALLENGER", "CHAMPION", "RegistryError", "register_version", "evaluate_uri", "promote", "gate",
+           "comparison_table", "alias_version"]

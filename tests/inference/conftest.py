@@ -1,0 +1,54 @@
+"""A registry with two tiny baseline versions and post dumps, shared by the scoring tests of one module."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from helpers import TAXONOMY, make_labeled_table
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Two registered versions of `occ-score`: v1 (champion) and v2 (challenger)."""
+    import mlflow
+
+    from labeling.params import load_params
+    from training.cli import build_dataset_from
+    from training.train import train_and_register
+
+    home = tmp_path_factory.mktemp("registry")
+    uri = f"sqlite:///{home / 'mlflow.db'}"
+    old_uri, old_cwd = os.environ.get("MLFLOW_TRACKING_URI"), os.getcwd()
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    os.chdir(home)
+    mlflow.set_tracking_uri(uri)
+    try:
+        taxonomy = home / "taxonomy.yaml"
+        taxonomy.write_text(yaml.safe_dump(TAXONOMY, sort_keys=False))
+        labels = home / "labels.csv"
+        make_labeled_table(300).to_csv(labels, index=False)
+        params = load_params(ROOT / "params.yaml")
+        params["baseline"] = {**params["baseline"], "min_df": 1}
+        params["thresholds"]["min_recall"] = {"flag": 0.95}
+        params["score"] = {**params["score"], "safety_task": "flag"}
+        build_dataset_from(labels, None, taxonomy, home / "dataset", None, params)
+        v1 = train_and_register("baseline", home / "dataset", params, registered_model="occ-score")
+        v2 = train_and_register("baseline", home / "dataset", params, registered_model="occ-score",
+                                family_overrides={"C": 0.5})
+        params_file = home / "params.yaml"
+        params_file.write_text(yaml.safe_dump({**params, "score": {**params["score"], "chunk_rows": 200},
+                                               "registry": {**params["registry"], "model_name": "occ-score"}}))
+        yield {"uri": uri, "home": home, "v1": v1.version, "v2": v2.version, "params": params_file}
+    finally:
+        os.chdir(old_cwd)
+        if old_uri is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = old_uri
+
