@@ -116,13 +116,19 @@ def _registered_versions(uri: str, name: str) -> int:
     ],
 )
 def test_bad_labels_fail_clearly_and_register_nothing(tmp_path: Path, own_labels: Path, own_taxonomy: Path,
-                                                      mutate, message: str) -> None:
+                                                      mutate, message: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from occ import app
+
     bad = tmp_path / "bad.csv"
     mutate(pd.read_csv(own_labels, keep_default_na=False)).to_csv(bad, index=False)
     uri = f"sqlite:///{tmp_path / 'bad.db'}"
-    done = occ("train", "--labels", str(bad), "--taxonomy", str(own_taxonomy), "--registered-model", "bad",
-               env={"MLFLOW_TRACKING_URI": uri}, cwd=tmp_path)
-    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(tmp_path)
+    done = CliRunner().invoke(app, ["train", "--labels", str(bad), "--taxonomy", str(own_taxonomy),
+                                    "--registered-model", "bad", "--params", str(ROOT / "params.yaml")])
+    assert done.exit_code == 2 and message in done.output and "Traceback" not in done.output
     assert _registered_versions(uri, "bad") == 0
 
 
