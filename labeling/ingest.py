@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -98,12 +97,9 @@ class IngestStats:
         }
 
 
-_SPACES = re.compile(r"\s+")
-
-
 def text_fingerprint(author_id: str | None, text: str) -> int:
     """Stable 64-bit key for "same normalized text by the same author" (stable across processes)."""
-    normalized = _SPACES.sub(" ", text.lower()).strip()
+    normalized = " ".join(text.lower().split())
     digest = hashlib.blake2b(f"{author_id}\x1f{normalized}".encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "little")
 

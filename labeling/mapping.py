@@ -36,6 +36,8 @@ class ColumnMapping:
 
     def apply(self, record: dict[str, Any]) -> dict[str, Any]:
         """Return a record keyed by contract field names (values not yet type-checked)."""
+        if not self.fields:  # the identity mapping: the hot path of ingest and scoring
+            return {name: record.get(name) for name in CONTRACT_FIELDS}
         out: dict[str, Any] = {}
         for field_name in CONTRACT_FIELDS:
             spec = self.fields.get(field_name, field_name)
