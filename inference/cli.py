@@ -89,3 +89,37 @@ def score_command(
                                "engine": engine, "out": str(out)}, sort_keys=True))
     if not counts["reconciled"]:
         raise typer.Exit(3)
+
+
+@app.command("report")
+def report_command(
+    scored_dir: Annotated[Path, typer.Argument(help="The --out folder of a complete `occ score` run.")],
+    out: Annotated[Path, typer.Option("--out", help="Report folder: report.html, gaps.parquet/.csv, leaders.csv, report_summary.json.")],
+    period: Annotated[Optional[str], typer.Option("--period", help="month | quarter (default: report.period in params).")] = None,
+    products: Annotated[Optional[list[str]], typer.Option("--products", help="Only these products (repeat the option or separate with commas).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report summary as one JSON object last.")] = False,
+    params_file: ParamsOption = None,
+) -> None:
+    """Rank evidence gaps per product (Phase IV priorities), find opinion leaders, write a self-contained HTML report."""
+    from inference.insights import ReportConfig, ReportError
+    from inference.report import build_report
+
+    params = load_params(params_file)
+    settings = dict(section(params, "report"))
+    if period is not None:
+        settings["period"] = period
+    wanted = [p.strip() for value in (products or []) for p in value.split(",") if p.strip()] or None
+    try:
+        config = ReportConfig.from_dict(settings, section(params, "score").get("safety_task", "adverse_event"))
+        summary = build_report(scored_dir, out, config, wanted)
+    except (ReportError, ValueError) as exc:
+        raise _fail(str(exc))
+    typer.echo(f"{summary['posts']} posts, {len(summary['products'])} products, ranked period "
+               f"{summary['rank_period'] or 'none'}: {len(summary['top_gaps'])} gaps ranked -> {out / 'report.html'}")
+    for gap in summary["top_gaps"][:5]:
+        typer.echo(f"  #{gap['rank']} {gap['product']} · {gap['topic']}: score {gap['score']:.3f} "
+                   f"({gap['posts']} posts, growth x{gap['growth']:.2f})")
+    for note in summary["notes"]:
+        typer.echo(f"note: {note}")
+    if as_json:
+        typer.echo(json.dumps(summary, sort_keys=True, default=str))
