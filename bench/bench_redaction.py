@@ -34,6 +34,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from labeling.redact import (  # noqa: E402
+    NER_SCORE_THRESHOLD,
     PRESIDIO_ENTITY_KINDS,
     Redactor,
     build_presidio_analyzer,
@@ -178,8 +179,6 @@ def run(name: str, redact: Callable[[str], str], posts: list[Post]) -> Result:
 def presidio_redactor(model: str | Path) -> Callable[[str], str]:
     """Presidio alone (analyzer + anonymizer), on the entities "ner" mode uses, offline."""
     from presidio_anonymizer import AnonymizerEngine
-
-    from labeling.redact import NER_SCORE_THRESHOLD
 
     analyzer = build_presidio_analyzer(model)
     anonymizer = AnonymizerEngine()

@@ -11,8 +11,12 @@ pass, and ingest must sustain >= 5,000 rows/s (RELIABILITY.md, "Personal data (r
   named ...``, ``his name is ...``). Names anywhere else are *not* found: that is what ``"ner"`` is for.
 * ``"ner"``: the fast path, then Microsoft Presidio on top (spaCy English NER for PERSON plus Presidio's
   pattern recognizers for emails, phones and national ids). Runs fully offline; needs an English spaCy
-  model package installed (see :class:`RedactionError`). Presidio and spaCy are imported only here, so the
-  default path never pays their import cost.
+  model package installed (see :class:`RedactionError`). Presidio and spaCy are imported only in this mode,
+  so the default path never pays their import cost. The small English model tags drug brands and
+  sentence-initial words as people, so PERSON spans are vetoed when they hold digits or lower-case words
+  ("Jakvira to Glucavex"), are followed by a dose or "vs", or are eponyms; a one-word PERSON is kept only
+  mid-sentence and outside drug contexts ("on", "to", "from", "with", ...). Full names are therefore found
+  anywhere; a lone first name after "with" is not.
 
 What is kept on purpose, because the safety team and the analysis need it: ages (``54F``, ``72 yo``), sex,
 drug and product names, adverse events, doses and lab values, years on their own, trial names and registry
@@ -86,10 +90,14 @@ _LO = "a-zß-öø-ÿ"
 _NAME_TOKEN = rf"(?:[{_UP}][{_LO}]*['’])?[{_UP}][{_LO}]+(?:[{_UP}][{_LO}]+)?(?:-[{_UP}][{_LO}]+)*"
 _INITIAL = rf"[{_UP}]\.?"
 # 1-3 name tokens, optional middle initials ("J. Smith", "Mary J Blige"), never across a line break, and
-# never the head of a longer word ("HbA1c" is not "Hb").
+# never the head of a longer word ("HbA1c" is not "Hb", "Glucavex-naive" is not "Glucavex").
 _NAME = (
     rf"(?P<v>(?:{_INITIAL}[ \t]+)?{_NAME_TOKEN}"
-    rf"(?:[ \t]+(?:{_INITIAL}[ \t]+)?{_NAME_TOKEN}){{0,2}})(?!\w)"
+    rf"(?:[ \t]+(?:{_INITIAL}[ \t]+)?{_NAME_TOKEN}){{0,2}})(?!\w|-\w)"
+)
+# A dose or a comparison right after a candidate means a drug, not a person ("pt Glucavex 1mg", "X vs Y").
+_DRUG_AFTER = re.compile(
+    r"[ \t]*(?:[0-9]+(?:\.[0-9]+)?[ \t]*(?ai:mg|mcg|µg|ug|g|ml|units?|iu)\b|(?ai:vs\.?|versus)\b)"
 )
 
 _TITLE_CUE = r"(?:Mrs|Mr|Ms|Miss|Mx|Dr|mrs|mr|dr)(?:\.[ \t]*|[ \t]+)"
@@ -260,6 +268,7 @@ _NAME_STOPWORDS: frozenset[str] = frozenset(
     characteristics demographics summary profile sample level name names chart record records file
     feedback review reviews registry registries guide guidance resources resource materials material
     preferences experiences needs rights privacy confidentiality identifier details
+    cr scr hb hgb hct na ca mg plt alb glu phos chol trig temp sat sats vitals exam bp hr rr
     """.split()
 )
 _FUNCTION_WORDS: frozenset[str] = frozenset(
@@ -345,7 +354,7 @@ def _name_resolver(first_rule: str) -> _Resolver:
             kept.append((t_start, t_end, token))
         while kept and len(kept[-1][2].rstrip(".")) == 1:  # a name never ends on a lone initial
             kept.pop()
-        if not kept:
+        if not kept or (first_rule != "title" and _DRUG_AFTER.match(text, kept[-1][1])):
             return None
         return kept[0][0], kept[-1][1]
 
@@ -581,6 +590,11 @@ def _offline_email_recognizer() -> Any:
     return OfflineEmailRecognizer()
 
 
+class _SkippedLanguageFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "language is not supported by registry" not in record.getMessage()
+
+
 def build_presidio_analyzer(model: str | Path) -> Any:
     """Build a Presidio ``AnalyzerEngine`` that never touches the network.
 
@@ -605,32 +619,57 @@ def build_presidio_analyzer(model: str | Path) -> Any:
     from presidio_analyzer.nlp_engine import NlpEngineProvider
 
     nlp_engine = NlpEngineProvider(
-        nlp_configuration={"nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": model_name}]}
+        nlp_configuration={
+            "nlp_engine_name": "spacy",
+            "models": [{"lang_code": "en", "model_name": model_name}],
+            # Only people come from the model; every other label is dropped here rather than logged as
+            # "not mapped" once per post.
+            "ner_model_configuration": {
+                "model_to_presidio_entity_mapping": {"PERSON": "PERSON", "PER": "PERSON"},
+                "labels_to_ignore": list(_SPACY_LABELS_IGNORED),
+            },
+        }
     ).create_engine()
     registry = RecognizerRegistry(supported_languages=["en"])
-    # US and UK national ids only: the other countries' recognizers are not English and only add noise.
-    registry.load_predefined_recognizers(languages=["en"], nlp_engine=nlp_engine, countries=["us", "uk"])
+    # US and UK national ids only. Presidio still logs one warning per non-English recognizer it skips;
+    # those say nothing actionable, so they are filtered out while the registry loads.
+    presidio_logger = logging.getLogger("presidio-analyzer")
+    quiet = _SkippedLanguageFilter()
+    presidio_logger.addFilter(quiet)
+    try:
+        registry.load_predefined_recognizers(languages=["en"], nlp_engine=nlp_engine, countries=["us", "uk"])
+    finally:
+        presidio_logger.removeFilter(quiet)
     registry.remove_recognizer("EmailRecognizer")
     registry.add_recognizer(_offline_email_recognizer())
     return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=["en"])
 
 
-def _touches_handle_or_token(text: str, start: int, end: int) -> bool:
-    # "@DrSmith" and "#Oncotrexa" are public; "[NAME]" is ours already.
-    if start > 0 and text[start - 1] in "@#[":
+_SPACY_LABELS_IGNORED: tuple[str, ...] = (
+    "CARDINAL", "DATE", "EVENT", "FAC", "GPE", "LANGUAGE", "LAW", "LOC", "MONEY", "NORP", "ORDINAL", "ORG",
+    "PERCENT", "PRODUCT", "QUANTITY", "TIME", "WORK_OF_ART", "MISC",
+)
+
+
+def _inside_a_word_or_token(text: str, start: int, end: int) -> bool:
+    """Spans Presidio found inside a longer token are not identifiers: its DEA-number check fires on
+    "NCT09840167", and "@DrSmith", "#Oncotrexa" and our own "[NAME]" are public or already done."""
+    if start > 0 and (text[start - 1].isalnum() or text[start - 1] in "@#[_"):
+        return True
+    if end < len(text) and (text[end].isalnum() or text[end] == "_"):
         return True
     return "[" in text[start:end] or "]" in text[start:end] or "@" in text[start:end]
 
 
-# Small English NER models tag brand names as people ("72 yo on Jakvira 15mg"). A person is not dosed,
-# not compared "vs" another, and not what a patient is "on"; these contexts veto a PERSON span.
+# Small English NER models tag brand names and sentence-initial words as people ("72 yo on Jakvira 15mg",
+# "Label says ..."). A person is not dosed, not compared "vs" another, and not what a patient is "on" or
+# switched "to"; a one-word "person" also has to stand mid-sentence. These contexts veto a PERSON span.
 _DRUG_BEFORE = re.compile(
     r"(?ai:\b(?:on|vs\.?|versus|started|starting|stopped|stopping|taking|took|prescribed|prescribing"
-    r"|switched[ \t]+(?:to|from)|dose[ \t]+of|course[ \t]+of|trial[ \t]+of))[ \t]+\Z"
+    r"|switched[ \t]+(?:to|from)|to|from|with|of|and|or))[ \t]+\Z"
 )
-_DRUG_AFTER = re.compile(
-    r"[ \t]*(?:[0-9]+(?:\.[0-9]+)?[ \t]*(?ai:mg|mcg|µg|ug|g|ml|units?|iu)\b|(?ai:vs\.?|versus)\b)"
-)
+_NAME_PARTICLES = frozenset("van von der den de del della di da la le du bin ibn al el".split())
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;\n][\s\"'“(]*)\Z")
 _PERSON_TRAILER = re.compile(r"(?:['’]s?|[ \t]+)\Z")
 
 
@@ -640,9 +679,14 @@ def _person_span(text: str, start: int, end: int) -> tuple[int, int] | None:
     if trailer is not None and trailer.start() > start:
         end = trailer.start()
     span = text[start:end]
-    if re.search(r"(?ai:\bvs\b|\bversus\b)", span) or _looks_clinical(span, text, end):
+    words = span.split()
+    if any(ch.isdigit() for ch in span) or any(w[:1].islower() and w not in _NAME_PARTICLES for w in words):
+        return None  # "Jakvira to Glucavex", "Mounjaro vs Wegovy" are not people
+    if _looks_clinical(span, text, end) or _DRUG_AFTER.match(text, end):
         return None
-    if _DRUG_BEFORE.search(text, max(0, start - 30), start) or _DRUG_AFTER.match(text, end):
+    if len(words) == 1 and (
+        _DRUG_BEFORE.search(text, max(0, start - 30), start) or _SENTENCE_START.search(text, max(0, start - 5), start)
+    ):
         return None
     return start, end
 
@@ -668,7 +712,7 @@ class _PresidioStage:
         )
         kept = []
         for result in results:
-            if _touches_handle_or_token(text, result.start, result.end):
+            if _inside_a_word_or_token(text, result.start, result.end):
                 continue
             if result.entity_type == "PERSON":
                 span = _person_span(text, result.start, result.end)
@@ -704,7 +748,9 @@ class Redactor:
     """
 
     def __init__(self, mode: str = "fast") -> None:
-        """Args:
+        """Set up one redaction mode; "ner" loads its spaCy pipeline here, once.
+
+        Args:
             mode: ``"fast"`` (patterns only, the default) or ``"ner"`` (patterns, then Presidio with a
                 spaCy English model).
 
@@ -713,7 +759,8 @@ class Redactor:
             RedactionError: ``"ner"`` was asked for and no English spaCy model is installed.
         """
         if mode not in MODES:
-            raise ValueError(f"redaction mode must be one of {', '.join(MODES)}; got {mode!r}")
+            raise ValueError(f"redaction mode must be one of {', '.join(MODES)}; got {mode!r} (use 'fast' unless "
+                             "you installed an English spaCy model for 'ner')")
         self.mode = mode
         self._presidio: _PresidioStage | None = None
         if mode == "ner":

@@ -99,6 +99,8 @@ CLINICAL: list[str] = [
     "6 Minute Walk Test improved by 40 m; 10 Downing rule.",
     "Pts on Jakvira: 3/10 zoster, 1/10 VTE. ID consult for the zoster. PT INR 2.5.",
     "Q: is 2.4mg weekly too much? A: no. MS patients and MR findings unchanged.",
+    "Pt Ozempic-naive; pt Glucavex 1mg weekly; Pt Cr 1.2, Pt Hgb 9; my pt Renaflo-treated; pt Jakvira vs placebo.",
+    "HR 0.74 (95% CI 0.65-0.84), p<0.0001; 2023-2024 season; visit on 12/03/2023 at 10:30.",
     "",
     "   ",
 ]
