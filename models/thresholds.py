@@ -1,0 +1,244 @@
+"""Choosing decision thresholds on validation data, for any model family that outputs probabilities.
+
+Model-agnostic on purpose: the baseline and the transformer both call `tune_thresholds` / `tune_all` on their
+validation probabilities, so the two families are compared at operating points chosen the same way.
+
+Why safeguards: the F1-optimal cut on a validation set is itself an estimate. With few validation positives it
+chases noise (a handful of lucky scores) and lands far from 0.5, and on unseen posts it then does worse than
+not tuning at all. Three safeguards make the tuned threshold generalize:
+
+1. `min_positives`: with fewer validation positives for a label than this, keep the anchor (0.5).
+2. shrinkage: move the tuned cut toward the anchor by a factor `n_pos / (n_pos + shrink)`: little data, small
+   move; much data, nearly the raw optimum. `shrink` acts as a pseudo-count of "positives worth of belief" in
+   the anchor.
+3. clipping to `clip` (default [0.1, 0.9]) so that no label is switched (almost) always on or always off.
+
+The anchor is 0.5 because the models are trained with balanced class weights, which centre the scores of
+the two classes around 0.5; with unweighted training the F1 optimum of rare labels sits far below 0.5.
+
+A minimum-recall target (`min_recall`, binary tasks only, e.g. 0.95 for adverse events) overrides the F1 rule:
+it picks the highest threshold whose recall on validation reaches the target, with a small-sample correction
+(below), and is neither shrunk nor clipped, because moving it toward 0.5 would give away the safety target.
+The defaults here were chosen across the public corpora by `bench/public_corpora.py`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from models.tasks import UNLABELED, TaskSpec
+
+logger = logging.getLogger(__name__)
+
+STRATEGIES = ("fixed", "tuned", "shrunk")
+"""`fixed`: always the anchor; `tuned`: raw F1-optimal cut; `shrunk`: tuned with the three safeguards."""
+
+ANCHOR = 0.5
+"""The threshold used when there is no (or too little) evidence to move it: models train class-balanced."""
+
+DEFAULT_STRATEGY = "shrunk"
+DEFAULT_MIN_POSITIVES = 10
+DEFAULT_CLIP: tuple[float, float] = (0.1, 0.9)
+DEFAULT_SHRINK = 20.0
+
+
+def f1_optimal_threshold(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Threshold maximizing F1 of the positive class, and that F1.
+
+    The cut is placed midway between the lowest score kept positive and the next lower score, rather than on
+    a validation score itself, so that unseen posts scoring just below a validation positive are not decided
+    by an accident of the sample. Ties in F1 go to the cut closest to `ANCHOR`.
+
+    Args:
+        scores: (n,) probabilities of the positive class.
+        y: (n,) 0/1 gold labels (no UNLABELED entries).
+
+    Returns:
+        (threshold, best F1); (ANCHOR, 0.0) when there is no positive.
+    """
+    scores = np.asarray(scores, dtype=float)
+    y = np.asarray(y).astype(bool)
+    n_pos = int(y.sum())
+    if n_pos == 0 or scores.size == 0:
+        return ANCHOR, 0.0
+    order = np.argsort(-scores, kind="stable")
+    s = scores[order]
+    tp = np.cumsum(y[order])
+    k = np.arange(1, s.size + 1)
+    # only cut where the score changes: posts with equal scores are decided together
+    last_of_run = np.r_[s[1:] < s[:-1], True]
+    f1 = np.where(last_of_run, 2.0 * tp / (k + n_pos), -1.0)
+    lower = np.r_[s[1:], max(s[-1] - 1e-6, 0.0)]
+    cuts = np.where(k < s.size, (s + lower) / 2.0, s[-1])
+    best = f1.max()
+    candidates = np.flatnonzero(f1 >= best - 1e-12)
+    choice = candidates[np.argmin(np.abs(cuts[candidates] - ANCHOR))]
+    return float(cuts[choice]), float(best)
+
+
+def recall_threshold(scores: np.ndarray, y: np.ndarray, min_recall: float) -> float:
+    """Highest threshold whose expected recall on unseen positives reaches `min_recall`.
+
+    Keeping the top j of n validation positives gives, for a new positive from the same distribution, an
+    expected recall of j / (n + 1) (order statistics), not j / n. So j = ceil(min_recall * (n + 1)), capped at
+    n; with few positives this falls back to the lowest positive score, the conservative choice for safety.
+
+    Args:
+        scores: (n,) probabilities of the positive class.
+        y: (n,) 0/1 gold labels (no UNLABELED entries).
+        min_recall: target in (0, 1].
+
+    Returns:
+        The threshold (decide positive when score >= threshold); ANCHOR when there is no positive.
+    """
+    pos = np.sort(np.asarray(scores, dtype=float)[np.asarray(y).astype(bool)])[::-1]
+    if pos.size == 0:
+        return ANCHOR
+    keep = min(pos.size, max(1, math.ceil(min_recall * (pos.size + 1) - 1e-9)))
+    return float(pos[keep - 1])
+
+
+def tune_label(
+    scores: np.ndarray,
+    y: np.ndarray,
+    *,
+    strategy: str = DEFAULT_STRATEGY,
+    min_positives: int = DEFAULT_MIN_POSITIVES,
+    clip: tuple[float, float] = DEFAULT_CLIP,
+    shrink: float = DEFAULT_SHRINK,
+    min_recall: float | None = None,
+    name: str = "label",
+) -> float:
+    """One label's threshold under `strategy` (see the module docstring); `min_recall` overrides the F1 rule."""
+    _check_policy(strategy, min_positives, clip, shrink)
+    y = np.asarray(y).astype(bool)
+    n_pos = int(y.sum())
+    if min_recall is not None:
+        if n_pos < max(min_positives, 1):
+            logger.warning(
+                "%s: only %d validation positives, so recall >= %.2f cannot be verified; using the lowest "
+                "positive score as threshold. Label more positives for a trustworthy operating point.",
+                name, n_pos, min_recall,
+            )
+        return recall_threshold(scores, y, min_recall)
+    if strategy == "fixed":
+        return ANCHOR
+    raw, _ = f1_optimal_threshold(scores, y)
+    if strategy == "tuned":
+        return raw
+    if n_pos < min_positives:
+        logger.info("%s: %d validation positives (< %d): keeping threshold %.2f", name, n_pos, min_positives, ANCHOR)
+        return ANCHOR
+    weight = n_pos / (n_pos + shrink) if shrink > 0 else 1.0
+    return float(np.clip(ANCHOR + (raw - ANCHOR) * weight, clip[0], clip[1]))
+
+
+def tune_thresholds(
+    spec: TaskSpec,
+    proba_val: np.ndarray,
+    y_val: np.ndarray,
+    min_recall: float | None = None,
+    *,
+    strategy: str = DEFAULT_STRATEGY,
+    min_positives: int = DEFAULT_MIN_POSITIVES,
+    clip: tuple[float, float] = DEFAULT_CLIP,
+    shrink: float = DEFAULT_SHRINK,
+) -> list[float]:
+    """Thresholds for one `multi` or `binary` task, in the `models.tasks` convention.
+
+    Args:
+        spec: the task (single tasks take the argmax and have no threshold: ValueError).
+        proba_val: (n, L) validation probabilities in label order.
+        y_val: validation targets in the `models.tasks` encoding; UNLABELED rows/entries are ignored.
+        min_recall: binary tasks only: recall target on the positive label.
+        strategy, min_positives, clip, shrink: see the module docstring.
+
+    Returns:
+        One threshold per label (multi) or a one-element list for the positive label (binary).
+    """
+    proba_val = np.asarray(proba_val, dtype=float)
+    y_val = np.asarray(y_val)
+    if spec.kind == "single":
+        raise ValueError(f"task {spec.name!r} is single-label: it takes the argmax and has no threshold to tune")
+    if proba_val.ndim != 2 or proba_val.shape[1] != len(spec.labels):
+        raise ValueError(
+            f"task {spec.name!r}: expected probabilities of shape (n, {len(spec.labels)}), got {proba_val.shape}"
+        )
+    policy = dict(strategy=strategy, min_positives=min_positives, clip=clip, shrink=shrink)
+    if spec.kind == "binary":
+        if y_val.shape != (proba_val.shape[0],):
+            raise ValueError(f"task {spec.name!r}: expected targets of shape ({proba_val.shape[0]},), got {y_val.shape}")
+        keep = y_val != UNLABELED
+        pos = spec.positive_index
+        return [
+            tune_label(proba_val[keep, pos], y_val[keep] == pos, min_recall=min_recall, name=spec.name, **policy)
+        ]
+    if min_recall is not None:
+        raise ValueError(f"task {spec.name!r}: min_recall applies to binary tasks only, this one is {spec.kind!r}")
+    if y_val.shape != proba_val.shape:
+        raise ValueError(f"task {spec.name!r}: expected targets of shape {proba_val.shape}, got {y_val.shape}")
+    out = []
+    for j, label in enumerate(spec.labels):
+        keep = y_val[:, j] != UNLABELED
+        out.append(tune_label(proba_val[keep, j], y_val[keep, j] == 1, name=f"{spec.name}/{label}", **policy))
+    return out
+
+
+def tune_all(
+    specs: Sequence[TaskSpec],
+    proba_val: Mapping[str, np.ndarray],
+    y_val: Mapping[str, np.ndarray],
+    min_recall: Mapping[str, float] | None = None,
+    *,
+    strategy: str = DEFAULT_STRATEGY,
+    min_positives: int = DEFAULT_MIN_POSITIVES,
+    clip: tuple[float, float] = DEFAULT_CLIP,
+    shrink: float = DEFAULT_SHRINK,
+) -> dict[str, list[float]]:
+    """Thresholds for every non-single task (the `thresholds_` dict of a model); tasks missing from `y_val`
+    keep the anchor, since there is nothing to tune them on."""
+    min_recall = dict(min_recall or {})
+    check_min_recall(specs, min_recall)
+    out: dict[str, list[float]] = {}
+    for spec in specs:
+        if spec.kind == "single":
+            continue
+        if spec.name not in y_val:
+            logger.warning("no validation targets for task %r: keeping threshold %.2f", spec.name, ANCHOR)
+            out[spec.name] = [ANCHOR] * (len(spec.labels) if spec.kind == "multi" else 1)
+            continue
+        out[spec.name] = tune_thresholds(
+            spec, proba_val[spec.name], y_val[spec.name], min_recall.get(spec.name),
+            strategy=strategy, min_positives=min_positives, clip=clip, shrink=shrink,
+        )
+    return out
+
+
+def check_min_recall(specs: Sequence[TaskSpec], min_recall: Mapping[str, float]) -> None:
+    """Raise if a recall target names an unknown or non-binary task, or is outside (0, 1]."""
+    kinds = {s.name: s.kind for s in specs}
+    for task, target in min_recall.items():
+        if kinds.get(task) != "binary":
+            found = "no such task" if task not in kinds else f"kind {kinds[task]!r}"
+            raise ValueError(
+                f"min_recall[{task!r}]: recall targets apply to binary tasks ({sorted(k for k, v in kinds.items() if v == 'binary')}), "
+                f"found {found}"
+            )
+        if not 0.0 < float(target) <= 1.0:
+            raise ValueError(f"min_recall[{task!r}] must be in (0, 1], got {target!r}")
+
+
+def _check_policy(strategy: str, min_positives: int, clip: tuple[float, float], shrink: float) -> None:
+    if strategy not in STRATEGIES:
+        raise ValueError(f"threshold strategy must be one of {STRATEGIES}, got {strategy!r}")
+    if min_positives < 0:
+        raise ValueError(f"min_positives must be >= 0, got {min_positives!r}")
+    lo, hi = clip
+    if not 0.0 <= lo < hi <= 1.0:
+        raise ValueError(f"clip must be (low, high) with 0 <= low < high <= 1, got {clip!r}")
+    if shrink < 0:
+        raise ValueError(f"shrink must be >= 0, got {shrink!r}")
