@@ -117,7 +117,10 @@ class ReportConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], safety_task: str | None = "adverse_event") -> "ReportConfig":
-        """Build from the params section; unknown keys are refused so a typo does not silently do nothing."""
+        """Build from the params section; unknown keys are refused so a typo does not silently do nothing.
+
+        `weights` given in params replace the defaults part by part (a part left out keeps its default weight).
+        """
         known = set(cls.__dataclass_fields__)
         unknown = set(data) - known
         if unknown:
@@ -446,7 +449,7 @@ def choose_rank_period(frames: PostFrames, config: ReportConfig) -> tuple[pd.Per
             raise ReportError(f"report.rank_period {wanted} is outside the data ({periods[0]} .. {periods[-1]})")
         return wanted, notes
     last = periods[-1]
-    newest = frames.posts["created_at"].max().tz_convert("UTC").tz_localize(None)
+    newest = pd.to_datetime(frames.posts["created_at"], utc=True).max().tz_localize(None)
     last_day = last.end_time.normalize()
     if newest >= last_day:
         return last, notes

@@ -49,8 +49,10 @@ def build_graph(edges: pd.DataFrame, nodes: Sequence[str] = ()) -> nx.DiGraph:
     graph = nx.DiGraph()
     graph.add_nodes_from(n for n in nodes if isinstance(n, str))
     if not edges.empty:
-        weights = edges.groupby(["source", "target"]).size()
-        graph.add_weighted_edges_from((s, t, int(w)) for (s, t), w in weights.items())
+        weights = edges.groupby(["source", "target"]).size().reset_index(name="weight")
+        # plain lists: iterating a MultiIndex Series costs more than building the graph
+        graph.add_weighted_edges_from(zip(weights["source"].tolist(), weights["target"].tolist(),
+                                          weights["weight"].astype("int64").tolist()))
     return graph
 
 
@@ -149,12 +151,16 @@ def analyze_leaders(posts: pd.DataFrame, mentions: pd.DataFrame, products: pd.Da
                                            for p in scope_products]
     if evidence is not None:
         scopes += [(f"topic:{t}", evidence.loc[evidence["topic"] == t, "row"]) for t in scope_topics]
+    post_rows = posts["row"].to_numpy()
+    edge_rows = edges["row"].to_numpy(dtype="int64")
+    size = int(max(post_rows.max(initial=-1), edge_rows.max(initial=-1))) + 1
     for scope, rows in scopes:
-        rowset = set(rows.tolist())
-        if not rowset:
+        if rows.empty:
             continue
-        scoped_posts = posts[posts["row"].isin(rowset)]
-        scoped_edges = edges[edges["row"].isin(rowset)]
+        member = np.zeros(size, dtype=bool)   # row -> in scope, a vectorized lookup (no Python set of a million ids)
+        member[rows.to_numpy(dtype="int64")] = True
+        scoped_posts = posts[member[post_rows]]
+        scoped_edges = edges[member[edge_rows]]
         scoped_stats = author_stats(scoped_posts)
         ranked = rank_authors(build_graph(scoped_edges, scoped_stats.index.tolist()), scoped_stats, scope)
         tables.append(ranked.head(per_scope))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import html
 import io
 import json
 import logging
@@ -276,6 +277,17 @@ def _jsonable(value: Any) -> Any:
     return value if isinstance(value, (str, int)) else str(value)
 
 
+def _plot_text(value: Any) -> str:
+    """Text from the data, made literal for plotly.js, which renders <b>, <i>, <a href> and friends in names,
+    hover text and tick labels (a product called "<a href=...>" would otherwise become a link)."""
+    return html.escape(str(value), quote=False)
+
+
+def _time_axis(layout: dict[str, Any], freq: str) -> dict[str, Any]:
+    layout["xaxis"].update(type="date", tickformat="%b %Y", dtick="M3" if freq.startswith("Q") else "M1")
+    return layout
+
+
 def _period_start(label: str, freq: str) -> str:
     return pd.Period(label, freq=freq).start_time.strftime("%Y-%m-%d")
 
@@ -301,9 +313,10 @@ def gap_trend_figure(trends: pd.DataFrame, top: pd.DataFrame, freq: str, n: int 
     data = []
     for row in top.head(n).itertuples(index=False):
         sub = trends[(trends["product"] == row.product) & (trends["topic"] == row.topic)]
-        data.append({"type": "scatter", "mode": "lines+markers", "name": f"#{row.rank} {row.product} · {row.topic}",
+        data.append({"type": "scatter", "mode": "lines+markers",
+                     "name": _plot_text(f"#{row.rank} {row.product} · {row.topic}"),
                      "x": [_period_start(p, freq) for p in sub["period"]], "y": sub["posts"].tolist()})
-    return {"data": data, "layout": _layout("Posts per period of the top-ranked gaps", "posts")}
+    return {"data": data, "layout": _time_axis(_layout("Posts per period of the top-ranked gaps", "posts"), freq)}
 
 
 def share_by_product_figure(frame: pd.DataFrame, title: str, freq: str, stacked: bool) -> Figure | None:
@@ -317,7 +330,8 @@ def share_by_product_figure(frame: pd.DataFrame, title: str, freq: str, stacked:
         sub = frame[frame["product"] == product]
         for label in labels:
             rows = sub[sub["label"] == label]
-            trace: dict[str, Any] = {"type": "bar" if stacked else "scatter", "name": label, "visible": i == 0,
+            trace: dict[str, Any] = {"type": "bar" if stacked else "scatter", "name": _plot_text(label),
+                                     "visible": i == 0,
                                      "x": [_period_start(p, freq) for p in rows["period"]],
                                      "y": rows["share"].astype("float64").tolist()}
             color = LABEL_COLORS.get(label)
@@ -327,16 +341,16 @@ def share_by_product_figure(frame: pd.DataFrame, title: str, freq: str, stacked:
                 trace.update(mode="lines+markers", line={"color": color} if color else {})
             data.append(trace)
     n = len(labels)
-    buttons = [{"label": product, "method": "update",
+    buttons = [{"label": _plot_text(product), "method": "update",
                 "args": [{"visible": [j // n == i for j in range(n * len(products))]},
-                         {"title": {"text": f"{title}: {product}", "x": 0.02}}]}
+                         {"title": {"text": _plot_text(f"{title}: {product}"), "x": 0.02}}]}
                for i, product in enumerate(products)]
-    layout = _layout(f"{title}: {products[0]}", "share of the product's posts", percent=True,
+    layout = _layout(_plot_text(f"{title}: {products[0]}"), "share of the product's posts", percent=True,
                      updatemenus=[{"buttons": buttons, "direction": "down", "x": 1.0, "xanchor": "right", "y": 1.15,
                                    "yanchor": "top", "showactive": True}])
     if stacked:
         layout["barmode"] = "stack"
-    return {"data": data, "layout": layout}
+    return {"data": data, "layout": _time_axis(layout, freq)}
 
 
 def platform_figure(shares: pd.DataFrame, products: Sequence[str]) -> Figure | None:
@@ -346,7 +360,8 @@ def platform_figure(shares: pd.DataFrame, products: Sequence[str]) -> Figure | N
     data = []
     for platform in sorted(shares["platform"].unique()):
         sub = shares[shares["platform"] == platform].set_index("product").reindex(list(products))
-        data.append({"type": "bar", "orientation": "h", "name": platform, "y": list(products),
+        data.append({"type": "bar", "orientation": "h", "name": _plot_text(platform),
+                     "y": [_plot_text(p) for p in products],
                      "x": sub["share"].fillna(0.0).tolist()})
     layout = _layout("Where each product is discussed: share of its posts per platform", barmode="stack",
                      height=max(300, 60 + 40 * len(products)))
@@ -379,7 +394,7 @@ def network_figure(leaders: LeaderResult) -> Figure | None:
         data.append({"type": "scatter", "mode": "markers", "name": name, "x": sub["x"].tolist(), "y": sub["y"].tolist(),
                      "marker": {"size": size[mask].tolist(), "color": color, "line": {"width": 1, "color": "white"}},
                      "hoverinfo": "text",
-                     "text": [f"{a} ({s if isinstance(s, str) else 'specialty unknown'}), PageRank {p:.4f}"
+                     "text": [_plot_text(f"{a} ({s if isinstance(s, str) else 'specialty unknown'}), PageRank {p:.4f}")
                               for a, s, p in zip(sub["author_id"], sub["specialty"], sub["pagerank"])]})
     layout = _layout(f"Interactions among the top {len(nodes)} authors by PageRank", height=520)
     layout["xaxis"].update(visible=False)

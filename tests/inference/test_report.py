@@ -304,7 +304,8 @@ def test_html_escapes_every_value(known_report: dict[str, Any]) -> None:
     assert "<script>alert" not in html and "<img src=x" not in html and EVIL_PRODUCT not in html
     assert "=HYPERLINK(&#34;http://evil.example&#34;)&lt;b&gt;" in html     # the product name in the gap table
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html        # the example post, escaped
-    assert "\\u003cb\\u003e" in html                                        # product name inside figure JSON
+    # inside figure JSON: entity-escaped for plotly.js (which renders <b>, <a href>), then JSON-escaped for HTML
+    assert "\\u0026lt;b\\u0026gt;" in html and "\\u003cb\\u003e" not in html
     import plotly.offline
 
     ours = html.replace(plotly.offline.get_plotlyjs(), "")                   # everything but the inlined library

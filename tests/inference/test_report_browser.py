@@ -65,6 +65,10 @@ def test_report_renders_offline_in_chromium(tmp_path: Path) -> None:
             assert page.locator("#leader-table tbody tr").count() >= 1
             # the post text with markup is shown as text, not run
             assert "<script>alert('x')</script>" in page.locator("details.examples").first.inner_text()
+            # names from the data are literal in plots too (plotly.js would render <b> as bold, <a> as a link)
+            legend = " ".join(page.locator("#fig-gap-trends .legendtext").all_text_contents())
+            assert '")<b> · dosing' in legend, legend
+            assert page.locator("#fig-gap-trends .legendtext a").count() == 0
             # the sentiment dropdown switches products
             page.locator("#fig-sentiment .updatemenu-header-group").click()
             page.locator("#fig-sentiment .updatemenu-item-text", has_text="Beta").click()
