@@ -357,3 +357,27 @@ def read_posts(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise DatasetError(f"{path}: no ingested posts; run `occ ingest` first")
     return pq.read_table(path, columns=["post_id", "text", "author_id"]).to_pandas()
+
+
+def read_duplicate_map(path: Path) -> dict[str, str]:
+    """Dropped duplicate post id -> the kept post it repeats (from ingest's duplicates.parquet, if any)."""
+    path = Path(path)
+    folder = path if path.is_dir() else path.parent
+    target = folder / "duplicates.parquet"
+    if not target.is_file():
+        return {}
+    table = pq.read_table(target, columns=["post_id", "duplicate_of", "kind"]).to_pandas()
+    table = table[table["kind"] == "same_author_same_text"]
+    return dict(zip(table["post_id"], table["duplicate_of"]))
+
+
+def attach_to_kept_posts(annotations: pd.DataFrame, duplicate_map: dict[str, str]) -> pd.DataFrame:
+    """Labels given to a copy that ingest dropped as a duplicate count for the post it repeats."""
+    if not duplicate_map:
+        return annotations
+    moved = annotations["post_id"].isin(duplicate_map.keys())
+    if moved.any():
+        logger.info("%d annotation row(s) on %d dropped duplicate post(s) attached to the posts they repeat",
+                    int(moved.sum()), annotations.loc[moved, "post_id"].nunique())
+        annotations = annotations.assign(post_id=annotations["post_id"].map(lambda p: duplicate_map.get(p, p)))
+    return annotations

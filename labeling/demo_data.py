@@ -1712,7 +1712,8 @@ def generate_demo(
                     (record["post_id"], "|".join(truth.products), truth.sentiment, "|".join(truth.aspects),
                      "|".join(truth.needs), ae_names["yes" if truth.ae else "no"], truth.duplicate_of)
                 )
-                annotator.annotate(record["post_id"], truth)
+                if not truth.duplicate_of:  # a verbatim repost is dropped by ingest; annotators label the original
+                    annotator.annotate(record["post_id"], truth)
 
         for day, count in enumerate(day_counts):
             if not count:

@@ -23,12 +23,14 @@ from labeling.products import ProductDictionary, ProductMatcher
 from labeling.progress import Progress
 from labeling.readers import RawRecord, check_input, read_records
 from labeling.redact import Redactor
-from labeling.schema import INGESTED_SCHEMA, QUARANTINE_SCHEMA, ContractError, ContractLimits, coerce_post
+from labeling.schema import (DUPLICATES_SCHEMA, INGESTED_SCHEMA, QUARANTINE_SCHEMA, ContractError, ContractLimits,
+                             coerce_post)
 
 logger = logging.getLogger(__name__)
 
 POSTS_FILE = "posts.parquet"
 QUARANTINE_FILE = "quarantine.parquet"
+DUPLICATES_FILE = "duplicates.parquet"
 SUMMARY_FILE = "ingest_summary.json"
 
 
@@ -116,7 +118,9 @@ class PostPipeline:
         self.redactor = redactor or Redactor(config.redaction)
         self.stats = IngestStats()
         self._seen_ids: set[str] = set()
-        self._seen_texts: set[int] = set()
+        self._seen_texts: dict[int, str] = {}  # fingerprint -> post_id kept
+        self.last_duplicate: dict[str, Any] | None = None
+        """Set when `process` drops a duplicate: which post it duplicates, so ingest can record it."""
 
     def _quarantine(self, raw: RawRecord, reason: str, detail: str | None, post_id: str | None,
                     raw_text: str | None) -> dict[str, Any]:
@@ -144,18 +148,23 @@ class PostPipeline:
             raw_text = raw.raw if raw.raw is not None else _dump(raw.record)
             post_id = mapped.get("post_id")
             return None, self._quarantine(raw, exc.reason, exc.detail, post_id if isinstance(post_id, str) else None, raw_text)
+        self.last_duplicate = None
         if row["post_id"] in self._seen_ids:
             self.stats.duplicates_dropped += 1
             self.stats.duplicate_kinds["same_post_id"] += 1
+            self.last_duplicate = {"post_id": row["post_id"], "duplicate_of": row["post_id"], "kind": "same_post_id",
+                                   "source_file": raw.source, "line": raw.line}
             return None, None
         fingerprint = text_fingerprint(row["author_id"], row["text"])
         if row["author_id"] is not None and fingerprint in self._seen_texts:
             self.stats.duplicates_dropped += 1
             self.stats.duplicate_kinds["same_author_same_text"] += 1
             self._seen_ids.add(row["post_id"])
+            self.last_duplicate = {"post_id": row["post_id"], "duplicate_of": self._seen_texts[fingerprint],
+                                   "kind": "same_author_same_text", "source_file": raw.source, "line": raw.line}
             return None, None
         self._seen_ids.add(row["post_id"])
-        self._seen_texts.add(fingerprint)
+        self._seen_texts[fingerprint] = row["post_id"]
         row["text"], counts = self.redactor.redact(row["text"])
         self.stats.redactions.update(counts)
         products = self.matcher.find(row["text"]) if self.matcher is not None else []
@@ -205,17 +214,21 @@ def ingest(inputs: Sequence[Path], out_dir: Path, config: IngestConfig = IngestC
     start = time.monotonic()
     with AtomicParquetWriter(out_dir / POSTS_FILE, INGESTED_SCHEMA) as posts, \
             AtomicParquetWriter(out_dir / QUARANTINE_FILE, QUARANTINE_SCHEMA) as quarantine, \
+            AtomicParquetWriter(out_dir / DUPLICATES_FILE, DUPLICATES_SCHEMA) as duplicates, \
             Progress("ingest", enabled=progress) as bar:
         for batch in batched(iter_raw_records(inputs, config), config.batch_rows):
-            clean, rejected = [], []
+            clean, rejected, dropped = [], [], []
             for raw in batch:
                 row, bad = pipeline.process(raw)
                 if row is not None:
                     clean.append(row)
                 elif bad is not None:
                     rejected.append(bad)
+                elif pipeline.last_duplicate is not None:
+                    dropped.append(pipeline.last_duplicate)
             posts.write_rows(clean)
             quarantine.write_rows(rejected)
+            duplicates.write_rows(dropped)
             bar.update(len(batch))
     stats = pipeline.stats
     stats.seconds = time.monotonic() - start

@@ -51,6 +51,17 @@ QUARANTINE_SCHEMA = pa.schema(
 )
 """Every rejected row: why, where it came from, and the raw row (redacted, truncated)."""
 
+DUPLICATES_SCHEMA = pa.schema(
+    [
+        pa.field("post_id", pa.string(), nullable=False),
+        pa.field("duplicate_of", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("source_file", pa.string(), nullable=False),
+        pa.field("line", pa.int64(), nullable=False),
+    ]
+)
+"""Every dropped duplicate and the kept post it repeats, so labels on a dropped copy are not lost."""
+
 STRING_FIELDS = ("post_id", "text", "platform", "author_id", "author_specialty", "in_reply_to")
 INT_FIELDS = ("author_followers", "likes", "shares", "replies")
 LIST_FIELDS = ("hashtags", "mentions")

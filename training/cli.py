@@ -40,14 +40,16 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 def build_dataset_from(labels: Path, posts: Optional[Path], taxonomy_path: Optional[Path], out: Path,
                        frozen_test: Optional[Path], params: dict) -> dict:
     """Annotations (+ ingested posts) or a user's own labeled table -> a saved DatasetDict."""
-    from labeling.dataset import DatasetConfig, adjudicate, build_dataset, own_labels_table, read_annotations, read_posts
+    from labeling.dataset import (DatasetConfig, adjudicate, attach_to_kept_posts, build_dataset, own_labels_table,
+                                  read_annotations, read_duplicate_map, read_posts)
     from labeling.redact import Redactor
     from labeling.taxonomy import load_taxonomy
 
     taxonomy = load_taxonomy(taxonomy_path)
     config = DatasetConfig.from_dict(section(params, "dataset"))
     if posts is not None:
-        gold, report = adjudicate(read_annotations(labels), taxonomy)
+        annotations = attach_to_kept_posts(read_annotations(labels), read_duplicate_map(posts))
+        gold, report = adjudicate(annotations, taxonomy)
         logger.info("gold labels: %s", json.dumps(report.to_dict()))
         post_table = read_posts(posts)
     else:

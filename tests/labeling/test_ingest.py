@@ -65,6 +65,8 @@ def test_messy_jsonl_reconciles_with_reasons(messy_jsonl: Path, tmp_path: Path) 
     assert len(quarantine) == stats.rows_quarantined == 9
     assert stats.duplicates_dropped == 2
     assert dict(stats.duplicate_kinds) == {"same_post_id": 1, "same_author_same_text": 1}
+    dropped = {(d["post_id"], d["duplicate_of"], d["kind"], d["line"]) for d in read(out / "duplicates.parquet")}
+    assert dropped == {("5", "5", "same_post_id", 6), ("6", "5", "same_author_same_text", 7)}
     assert dict(stats.quarantine_reasons) == {
         "invalid_json": 3, "invalid_utf8": 1, "empty_text": 1, "line_too_long": 1,
         "not_an_object": 1, "wrong_type": 1, "missing_post_id": 1,
