@@ -9,6 +9,7 @@ pass, and ingest must sustain >= 5,000 rows/s (RELIABILITY.md, "Personal data (r
   passport, driver's licence) and bare dashed SSNs, dates of birth that follow a cue, and person names that
   follow a title (Mr, Mrs, Ms, Miss, Mx, Dr) or a patient cue (``patient``, ``pt``, ``pt.``, ``a woman
   named ...``, ``his name is ...``). Names anywhere else are *not* found: that is what ``"ner"`` is for.
+  Ages of 90 and over are grouped to "90+" (``93F`` -> ``90+F``), not removed.
 * ``"ner"``: the fast path, then Microsoft Presidio on top (spaCy English NER for PERSON plus Presidio's
   pattern recognizers for emails, phones and national ids). Runs fully offline; needs an English spaCy
   model package installed (see :class:`RedactionError`). Presidio and spaCy are imported only in this mode,
@@ -18,7 +19,7 @@ pass, and ingest must sustain >= 5,000 rows/s (RELIABILITY.md, "Personal data (r
   mid-sentence and outside drug contexts ("on", "to", "from", "with", ...). Full names are therefore found
   anywhere; a lone first name after "with" is not.
 
-What is kept on purpose, because the safety team and the analysis need it: ages (``54F``, ``72 yo``), sex,
+What is kept on purpose, because the safety team and the analysis need it: ages below 90 (``54F``, ``72 yo``), sex,
 drug and product names, adverse events, doses and lab values, years on their own, trial names and registry
 ids (``NCT01234567``), public ``@handles``, hashtags, post ids and clinical eponyms (``Parkinson's``,
 ``Crohn's disease``, ``Graves``). ``Dr. X`` *is* redacted, colleagues included: a title followed by a
@@ -41,8 +42,12 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-REDACTION_KINDS: tuple[str, ...] = ("email", "phone", "address", "id_number", "date_of_birth", "person_name")
-"""Stable names of what gets redacted; the keys of the counts that :meth:`Redactor.redact` returns."""
+REDACTION_KINDS: tuple[str, ...] = (
+    "email", "phone", "address", "id_number", "date_of_birth", "person_name", "age_over_89",
+)
+"""Stable names of what gets redacted; the keys of the counts that :meth:`Redactor.redact` returns.
+``age_over_89`` is a generalisation, not a removal: an age of 90 or more becomes "90+" (ages are kept for
+the analysis, but the very old are few enough to be identifying)."""
 
 REPLACEMENTS: dict[str, str] = {
     "email": "[EMAIL]",
@@ -51,8 +56,10 @@ REPLACEMENTS: dict[str, str] = {
     "id_number": "[ID]",
     "date_of_birth": "[DOB]",
     "person_name": "[NAME]",
+    "age_over_89": "90+",
 }
-"""The token each kind is replaced with. Bracketed so no pattern here can match a token again."""
+"""What each kind is replaced with. The tokens are bracketed so no pattern here can match one again; "90+"
+is followed by "+" where an age pattern wants a unit, so it is never grouped twice."""
 
 MODES: tuple[str, ...] = ("fast", "ner")
 
@@ -229,6 +236,15 @@ _ADDRESS = (
     r"(?:,?[ \t]+(?:Apt|Apartment|Unit|Suite|Ste|Flat|Floor|Fl|#)\.?[ \t]*#?[ \t]*[A-Za-z0-9-]*[0-9][A-Za-z0-9-]*)?)"
 )
 
+# Ages of 90 and over are grouped (HIPAA Safe Harbor): "93F", "93yoM", "95 yo", "a 97-year-old", "aged 92".
+# A bare "99F" after a temperature cue is a temperature, and 100+ needs an explicit age word.
+_AGE = (
+    r"(?P<v>9[0-9]|1[01][0-9])"
+    r"(?=[ \t-]?(?ai:yo|y/o|y\.o\.|yrs?|years?|year-old|years-old)(?![A-Za-z])|(?:yo)?[MF](?![A-Za-z]))"
+)
+_AGED = r"(?ai:aged?)[ \t]{0,3}[:=]?[ \t]{0,3}(?P<v>9[0-9]|1[01][0-9])(?![0-9+%]|\.[0-9]|(?ai:st|nd|rd|th)\b)"
+_TEMPERATURE_BEFORE = re.compile(r"(?ai:\b(?:temp|tmax|t|febrile|fever|pyrexia)\b)[ \t:=]{0,3}(?:to[ \t]{1,3})?\Z")
+
 # Cheap gates: each is a necessary condition for its rules to match, far cheaper than the rules.
 # Seven digits or more with at most two separators between them: every phone number and SSN has one.
 _PHONEISH = re.compile(r"[0-9(+](?:[ \t().-]{0,2}[0-9]){6}")
@@ -269,6 +285,13 @@ _NAME_STOPWORDS: frozenset[str] = frozenset(
     feedback review reviews registry registries guide guidance resources resource materials material
     preferences experiences needs rights privacy confidentiality identifier details
     cr scr hb hgb hct na ca mg plt alb glu phos chol trig temp sat sats vitals exam bp hr rr
+    love loved hate hated regret glad great good bad fine wonderful thanks thank sorry honestly genuinely
+    anyone everyone someone nobody lots plenty stable better worse well unchanged compliant adherent afebrile
+    asymptomatic symptomatic seen here doing currently recently previously initially finally unfortunately
+    fortunately luckily sadly otherwise generally usually often never always already maybe probably
+    definitely actually really clearly apparently obviously basically literally community academic private
+    discuss edit thoughts anyway question questions ps fyi imo tbh lol agree agreed same exactly true yes nope
+    ugh help advice input followup follow
     """.split()
 )
 _FUNCTION_WORDS: frozenset[str] = frozenset(
@@ -354,8 +377,19 @@ def _name_resolver(first_rule: str) -> _Resolver:
             kept.append((t_start, t_end, token))
         while kept and len(kept[-1][2].rstrip(".")) == 1:  # a name never ends on a lone initial
             kept.pop()
-        if not kept or (first_rule != "title" and _DRUG_AFTER.match(text, kept[-1][1])):
+        if not kept:
             return None
+        if first_rule != "title":
+            if _DRUG_AFTER.match(text, kept[-1][1]):
+                return None
+            words = [token for _, _, token in kept if len(token.rstrip(".")) > 1]
+            # "... with every pt. Community hospital": after "pt." the next capital may start a sentence,
+            # so only a full name (two words or more) counts there.
+            if len(words) < 2 and text[match.start() : start].rstrip().endswith("."):
+                return None
+            # "Pt Doing well", "Pt Feeling better": a lone -ing word after a patient cue is a verb.
+            if len(words) == 1 and len(words[0]) > 5 and words[0].endswith("ing"):
+                return None
         return kept[0][0], kept[-1][1]
 
     return resolve
@@ -374,6 +408,14 @@ def _named_resolver(match: re.Match[str], text: str) -> tuple[int, int] | None:
     if before.search(text, max(0, start - 60), start) is None:
         return None
     return _NAME_AFTER_NAMED_CUE(match, text)
+
+
+def _age_resolver(match: re.Match[str], text: str) -> tuple[int, int] | None:
+    start, end = match.span("v")
+    if end < len(text) and text[end] in "MF":  # the bare sex letter: "93F", not "93 yo"
+        if int(match.group("v")) >= 100 or _TEMPERATURE_BEFORE.search(text, max(0, start - 20), start):
+            return None
+    return start, end
 
 
 def _phone_after_cue(match: re.Match[str], text: str) -> tuple[int, int] | None:
@@ -431,6 +473,8 @@ _PHONE_RULES: tuple[_Rule, ...] = (
     _Rule("phone", re.compile(_PHONE_UK), _digits_between(10, 11), not_after="+.,"),
 )
 _ADDRESS_RULE = _Rule("address", re.compile(_ADDRESS), _value_span, not_after=".,/#@-")
+_AGE_RULE = _Rule("age_over_89", re.compile(_AGE), _age_resolver, not_after=".,/+$€£-")
+_AGED_RULE = _Rule("age_over_89", re.compile(_AGED), _value_span)
 _TITLE_RULE = _Rule("person_name", re.compile(_TITLE_CUE + _NAME), _name_resolver("title"), not_after="@#")
 _PATIENT_RULE = _Rule("person_name", re.compile(_PATIENT_CUE + _NAME), _name_resolver("patient"), not_after="@#")
 _NAMED_RULE = _Rule("person_name", re.compile(_NAMED_CUE + _NAME), _named_resolver)
@@ -439,7 +483,7 @@ _NAMED_RULE = _Rule("person_name", re.compile(_NAMED_CUE + _NAME), _named_resolv
 # ("NHS number 943 476 5919" is an id, not a phone), names last so an address or id is never half-eaten.
 _RULES: tuple[_Rule, ...] = (
     _EMAIL_RULE, _ID_RULE, _DOB_RULE, _SSN_RULE, _PHONE_CUE_RULE, *_PHONE_RULES, _ADDRESS_RULE,
-    _TITLE_RULE, _PATIENT_RULE, _NAMED_RULE,
+    _AGE_RULE, _AGED_RULE, _TITLE_RULE, _PATIENT_RULE, _NAMED_RULE,
 )
 
 EMAIL_PATTERN: re.Pattern[str] = _EMAIL_RULE.pattern
@@ -523,6 +567,9 @@ def _redact_fast(text: str, counts: dict[str, int], *, prefilter: bool = True) -
             text = _apply(rule, text, counts)
     if _ADDRESS_HEAD.search(text) is not None:
         text = _apply(_ADDRESS_RULE, text, counts)
+    text = _apply(_AGE_RULE, text, counts)
+    if b"age" in low:
+        text = _apply(_AGED_RULE, text, counts)
     for word in _TITLE_WORDS:
         if word in text:
             text = _apply(_TITLE_RULE, text, counts)
