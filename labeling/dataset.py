@@ -303,8 +303,8 @@ def build_dataset(posts: pd.DataFrame, gold: pd.DataFrame, taxonomy: Taxonomy, c
     splits = {}
     for split_name, idx in indices.items():
         part = joined.iloc[idx].reset_index(drop=True)
-        records = {col: part[col].tolist() for col in features}
-        records["author_id"] = [None if (a is None or a != a) else str(a) for a in records["author_id"]]
+        records = {col: [None if _missing(v) else v for v in part[col].tolist()] for col in features}
+        records["author_id"] = [None if a is None else str(a) for a in records["author_id"]]
         splits[split_name] = datasets.Dataset.from_dict(records, features=features)
     dataset_dict = datasets.DatasetDict(splits)
     dataset_dict.save_to_disk(str(out_dir / "hf"))
@@ -320,6 +320,11 @@ def build_dataset(posts: pd.DataFrame, gold: pd.DataFrame, taxonomy: Taxonomy, c
             "frozen_test_reused": frozen is not None}
     write_json_atomic(out_dir / "dataset_meta.json", meta)
     return meta
+
+
+def _missing(value: Any) -> bool:
+    """None or a float NaN (what pandas puts in a cell no gold label reached); never an empty list."""
+    return value is None or (isinstance(value, float) and value != value)
 
 
 def _label_counts(split: Any, taxonomy: Taxonomy) -> dict[str, dict[str, int]]:

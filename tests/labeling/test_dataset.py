@@ -65,6 +65,7 @@ def synthetic(n_posts: int = 400, n_authors: int = 60, seed: int = 0) -> tuple[p
 
 def test_splits_are_grouped_by_author_deterministic_and_frozen(tmp_path: Path) -> None:
     posts, gold = synthetic()
+    gold.loc[::7, "sentiment"] = None  # tied or unlabeled cells must stay missing, not become the string "nan"
     frozen = tmp_path / "frozen.txt"
     meta = build_dataset(posts, gold, TAXONOMY, DatasetConfig(seed=3), tmp_path / "d1", frozen)
     data, taxonomy = load_dataset_dir(tmp_path / "d1")
@@ -83,6 +84,8 @@ def test_splits_are_grouped_by_author_deterministic_and_frozen(tmp_path: Path) -
     reused = build_dataset(all_posts, all_gold, TAXONOMY, DatasetConfig(seed=99), tmp_path / "d3", frozen)
     data3, _ = load_dataset_dir(tmp_path / "d3")
     assert reused["frozen_test_reused"]
+    gold_values = set(data3["train"]["sentiment"]) | set(data3["test"]["adverse_event"])
+    assert "nan" not in gold_values and "None" not in gold_values
     assert sorted(data3["test"]["post_id"]) == sorted(data["test"]["post_id"])
     assert not set(data3["train"]["author_id"]) & set(data3["test"]["author_id"])
 
