@@ -14,7 +14,7 @@ then times, on the same posts:
 Besides posts/s it counts seeded identifiers that survived (``leaked``) and PII-free posts that were
 changed anyway (``over-redacted``), because a fast redactor that leaks is no bargain.
 
-    python bench/bench_redaction.py [--posts 20000] [--presidio-posts 300] [--seed 7]
+    python bench/bench_redaction.py [--posts 20000] [--presidio-posts 300] [--seed 7] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -163,13 +163,16 @@ class Result:
         return self.posts / self.seconds if self.seconds > 0 else float("inf")
 
 
-def run(name: str, redact: Callable[[str], str], posts: list[Post]) -> Result:
-    """Time ``redact`` over ``posts`` (setup excluded) and score what it leaked and over-redacted."""
-    outputs = []
-    start, cpu_start = time.perf_counter(), time.process_time()
-    for post in posts:
-        outputs.append(redact(post.text))
-    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+def run(name: str, redact: Callable[[str], str], posts: list[Post], repeat: int = 1) -> Result:
+    """Time ``redact`` over ``posts`` (setup excluded; best of ``repeat`` passes, because on a shared machine
+    the noise only ever adds time) and score what it leaked and over-redacted."""
+    texts = [post.text for post in posts]
+    seconds = cpu_seconds = float("inf")
+    for _ in range(max(1, repeat)):
+        start, cpu_start = time.perf_counter(), time.process_time()
+        outputs = [redact(text) for text in texts]
+        seconds = min(seconds, time.perf_counter() - start)
+        cpu_seconds = min(cpu_seconds, time.process_time() - cpu_start)
     leaked = sum(1 for post, out in zip(posts, outputs) if any(value in out for value in post.seeded))
     over = sum(1 for post, out in zip(posts, outputs) if not post.seeded and out != post.text)
     pii = sum(1 for post in posts if post.seeded)
@@ -197,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--presidio-posts", type=int, default=300,
                         help="posts for each Presidio run, a prefix of the same list (default 300; they are slow)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=3, help="passes of the fast path; the best counts (default 3)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
@@ -208,9 +212,9 @@ def main(argv: list[str] | None = None) -> int:
 
     fast = Redactor("fast")
     fast.redact(posts[0].text)  # warm-up
-    results = [run("fast (baseline)", lambda t: fast.redact(t)[0], posts)]
+    results = [run("fast (baseline)", lambda t: fast.redact(t)[0], posts, args.repeat)]
     no_pii = [p for p in posts if not p.seeded]
-    results.append(run("fast, PII-free posts only", lambda t: fast.redact(t)[0], no_pii))
+    results.append(run("fast, PII-free posts only", lambda t: fast.redact(t)[0], no_pii, args.repeat))
 
     if not few:
         print("--presidio-posts 0: skipping the Presidio runs")
