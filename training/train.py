@@ -84,10 +84,12 @@ def fit_family(kind: str, specs: Sequence[TaskSpec], train: tuple[list[str], dic
         return model, {k: v for k, v in model.get_params().items() if k != "tasks"}
     if kind == "transformer":
         from models.encoder import default_encoder_dir
-        from models.transformer import TransformerClassifier, TransformerConfig
+        from models.transformer import TransformerClassifier, TransformerConfig, cpu_has_fast_bf16
 
         options = dict(family_params)
         encoder = options.pop("encoder", None) or default_encoder_dir()
+        if options.get("precision", "auto") == "auto":  # bf16 pays only where the CPU computes it natively
+            options["precision"] = "bf16" if cpu_has_fast_bf16() else "fp32"
         config = TransformerConfig.from_dict(options)
         model = TransformerClassifier(list(specs), encoder_dir=encoder, config=config)
         model.fit(texts, targets, validation[0], validation[1])
