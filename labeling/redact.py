@@ -787,6 +787,24 @@ def _looks_clinical(span: str, text: str, end: int) -> bool:
     return bool(_EPONYM_USE.match(text, end)) and _eponym_stem(words[-1].split("'")[0].lower()) in _EPONYMS
 
 
+_MAX_PASSES = 4
+
+
+def _redact_until_stable(text: str, counts: dict[str, int]) -> str:
+    """The fast path, repeated while it still changes something (at most :data:`_MAX_PASSES` times).
+
+    A replacement can change what borders a neighbouring candidate ("Aa(555)..." becomes "[NAME](555)...",
+    and the phone is now a match), so a post that changed gets another pass; redacting the output again is
+    then a no-op. Posts without personal data pay for one pass only.
+    """
+    for _ in range(_MAX_PASSES):
+        redacted = _redact_fast(text, counts)
+        if redacted is text or redacted == text:
+            break
+        text = redacted
+    return text
+
+
 class Redactor:
     """Replace personal data in post text with ``[EMAIL]``, ``[PHONE]``, ``[ADDRESS]``, ``[ID]``, ``[DOB]``
     and ``[NAME]``, keeping everything else byte for byte.
@@ -834,7 +852,9 @@ class Redactor:
         counts: dict[str, int] = {}
         if not text:
             return text, counts
-        text = _redact_fast(text, counts)
+        text = _redact_until_stable(text, counts)
         if self._presidio is not None:
-            text = self._presidio(text, counts)
+            deeper = self._presidio(text, counts)
+            if deeper != text:
+                text = _redact_until_stable(deeper, counts)
         return text, counts
