@@ -23,7 +23,7 @@ from typing import Any, Iterator, Sequence
 import pyarrow.parquet as pq
 
 from labeling.atomic import AtomicParquetWriter, remove_stale_temporaries, write_json_atomic, write_table_atomic
-from labeling.ingest import IngestConfig, PostPipeline, batched, iter_raw_records
+from labeling.ingest import IngestConfig, IngestStats, PostPipeline, batched, iter_raw_records
 from labeling.mapping import IDENTITY, ColumnMapping
 from labeling.products import ProductDictionary, products_from_dict
 from labeling.progress import Progress
@@ -130,6 +130,17 @@ def _load_progress(out_dir: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def check_out_dir(out_dir: Path, resume: bool) -> None:
+    """Refuse, before anything is written, a folder holding a complete run or files that are not a stopped run.
+
+    Shared by both engines so that `--out` means the same thing whichever one runs.
+    """
+    if (out_dir / MANIFEST_FILE).exists():
+        raise ScoreError(f"{out_dir} already holds a complete scoring run ({MANIFEST_FILE}); choose a new --out")
+    if out_dir.exists() and any(out_dir.iterdir()) and not resume and not (out_dir / LOCK_FILE).exists():
+        raise ScoreError(f"{out_dir} is not empty; choose a new --out (or --resume a run that was stopped)")
+
+
 def check_bundle(bundle: ModelBundle, config: ScoreConfig, pinned: PinnedModel) -> None:
     if config.expect_taxonomy_version and bundle.taxonomy_version != str(config.expect_taxonomy_version):
         raise ScoreError(f"model {pinned.uri} was trained on taxonomy {bundle.taxonomy_version!r}, but this run expects "
@@ -145,10 +156,7 @@ def score(inputs: Sequence[Path], out_dir: Path, model_uri: str, config: ScoreCo
     for path in inputs:
         check_input(path)
     out_dir = Path(out_dir)
-    if (out_dir / MANIFEST_FILE).exists():
-        raise ScoreError(f"{out_dir} already holds a complete scoring run ({MANIFEST_FILE}); choose a new --out")
-    if out_dir.exists() and any(out_dir.iterdir()) and not resume and not (out_dir / LOCK_FILE).exists():
-        raise ScoreError(f"{out_dir} is not empty; choose a new --out (or --resume a run that was stopped)")
+    check_out_dir(out_dir, resume)
     pinned = pin(model_uri)
     bundle = load_pinned(pinned)
     check_bundle(bundle, config, pinned)
@@ -230,12 +238,24 @@ def _finish(out_dir: Path, inputs: list[Path], checksums: dict[str, str], pinned
             scored_this_session: int) -> dict[str, Any]:
     import pyarrow as pa
 
-    parts = sorted((out_dir / SCORES_DIR).glob("part-*.parquet"))
     quarantine_parts = sorted((out_dir / QUARANTINE_PARTS_DIR).glob("part-*.parquet"))
     tables = [pq.read_table(p) for p in quarantine_parts]
     merged = pa.concat_tables(tables) if tables else QUARANTINE_SCHEMA.empty_table()
     write_table_atomic(out_dir / QUARANTINE_FILE, merged)
-    stats = pipeline.stats
+    return finish_run(out_dir, inputs, checksums, pinned, bundle, config, pipeline.stats, timings, started,
+                      scored_this_session)
+
+
+def finish_run(out_dir: Path, inputs: Sequence[Path], checksums: dict[str, str], pinned: PinnedModel,
+               bundle: ModelBundle, config: ScoreConfig, stats: IngestStats, timings: dict[str, float],
+               started: float, scored_this_session: int, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Export adverse events from the written parts and write `_manifest.json` last; returns the manifest.
+
+    Shared by the local and the Spark engine (the caller has written `scores/part-*.parquet` and
+    `quarantine.parquet`), so both produce the same manifest and the counts are checked the same way:
+    the scored count is read back from the parts on disk, not trusted from the caller.
+    """
+    parts = sorted((out_dir / SCORES_DIR).glob("part-*.parquet"))
     written = sum(pq.read_metadata(p).num_rows for p in parts)
     ae_count = None
     safety = next((s for s in bundle.specs if s.name == config.safety_task and s.kind == "binary"), None)
@@ -259,6 +279,7 @@ def _finish(out_dir: Path, inputs: list[Path], checksums: dict[str, str], pinned
                     "rows_scored_this_session": scored_this_session,
                     "posts_per_second": round(scored_this_session / seconds, 1) if seconds > 0 else None},
         "finished_at": datetime.now(timezone.utc).isoformat(),
+        **(extra or {}),
     }
     write_json_atomic(out_dir / MANIFEST_FILE, manifest)
     (out_dir / PROGRESS_FILE).unlink(missing_ok=True)

@@ -14,7 +14,7 @@ import json
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import pyarrow.parquet as pq
 
@@ -111,6 +111,33 @@ def _open_binary(path: Path, gzipped: bool) -> io.BufferedIOBase:
     return gzip.open(path, "rb") if gzipped else open(path, "rb")  # type: ignore[return-value]
 
 
+def parse_json_line(line: bytes, source: str, line_no: int, max_line_bytes: int, raw_chars: int) -> RawRecord | None:
+    """Turn one JSONL line (with or without its newline) into a `RawRecord`, or None for a blank line.
+
+    Shared by `read_jsonl` and the Spark engine (which gets lines from Spark's text reader) so that both
+    quarantine the same lines with the same reason, detail and raw text.
+    """
+    content = line[:-1] if line.endswith(b"\n") else line
+    if len(content) > max_line_bytes:
+        head = content[: min(raw_chars, max_line_bytes + 1)]
+        return RawRecord(source, line_no, None, "line_too_long", f"line longer than {max_line_bytes} bytes", _shorten(head, raw_chars))
+    if not line.strip():
+        return None  # blank lines are not rows
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return RawRecord(source, line_no, None, "invalid_utf8", f"byte {exc.start} is not UTF-8", _shorten(line, raw_chars))
+    try:
+        obj = _DECODER.decode(text)
+    except ValueError as exc:  # JSONDecodeError is a ValueError; so are our strictness checks
+        return RawRecord(source, line_no, None, "invalid_json", str(exc)[:200], text[:raw_chars])
+    except RecursionError:
+        return RawRecord(source, line_no, None, "invalid_json", "nesting too deep", text[:raw_chars])
+    if not isinstance(obj, dict):
+        return RawRecord(source, line_no, None, "not_an_object", f"a JSON {type(obj).__name__}, not an object", text[:raw_chars])
+    return RawRecord(source, line_no, obj, raw=None)
+
+
 def read_jsonl(path: Path, gzipped: bool, max_line_bytes: int, raw_chars: int) -> Iterator[RawRecord]:
     source = str(path)
     line_no = 0
@@ -125,7 +152,6 @@ def read_jsonl(path: Path, gzipped: bool, max_line_bytes: int, raw_chars: int) -
                 return
             line_no += 1
             if len(line) > max_line_bytes and not line.endswith(b"\n"):
-                head = line[:raw_chars]
                 try:  # skip the rest of the over-long line without holding it in memory
                     while True:
                         more = handle.readline(1 << 20)
@@ -133,27 +159,9 @@ def read_jsonl(path: Path, gzipped: bool, max_line_bytes: int, raw_chars: int) -
                             break
                 except (OSError, EOFError, zlib.error):
                     pass
-                yield RawRecord(source, line_no, None, "line_too_long", f"line longer than {max_line_bytes} bytes", _shorten(head, raw_chars))
-                continue
-            if not line.strip():
-                continue  # blank lines are not rows
-            try:
-                text = line.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield RawRecord(source, line_no, None, "invalid_utf8", f"byte {exc.start} is not UTF-8", _shorten(line, raw_chars))
-                continue
-            try:
-                obj = _DECODER.decode(text)
-            except ValueError as exc:  # JSONDecodeError is a ValueError; so are our strictness checks
-                yield RawRecord(source, line_no, None, "invalid_json", str(exc)[:200], text[:raw_chars])
-                continue
-            except RecursionError:
-                yield RawRecord(source, line_no, None, "invalid_json", "nesting too deep", text[:raw_chars])
-                continue
-            if not isinstance(obj, dict):
-                yield RawRecord(source, line_no, None, "not_an_object", f"a JSON {type(obj).__name__}, not an object", text[:raw_chars])
-                continue
-            yield RawRecord(source, line_no, obj, raw=None)
+            record = parse_json_line(line, source, line_no, max_line_bytes, raw_chars)
+            if record is not None:
+                yield record
 
 
 def _has_surrogates(value: str) -> bool:
@@ -206,12 +214,14 @@ def read_csv(path: Path, gzipped: bool, max_line_bytes: int, raw_chars: int) -> 
             yield RawRecord(source, start, {k: (v if v != "" else None) for k, v in zip(header, row)})
 
 
-def read_parquet(path: Path, batch_rows: int) -> Iterator[RawRecord]:
+def read_parquet(path: Path, batch_rows: int, row_groups: Sequence[int] | None = None) -> Iterator[RawRecord]:
+    """Rows of a Parquet file; `row_groups` reads only those groups (lines then count from the first of them),
+    which lets the Spark engine read one file's row groups in parallel."""
     source = str(path)
     line_no = 0
     parquet = pq.ParquetFile(path)
     try:
-        for batch in parquet.iter_batches(batch_size=batch_rows):
+        for batch in parquet.iter_batches(batch_size=batch_rows, row_groups=row_groups):
             for record in batch.to_pylist():
                 line_no += 1
                 yield RawRecord(source, line_no, record)
