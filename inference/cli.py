@@ -66,6 +66,8 @@ def score_command(
             from inference.score import score
 
             manifest = score(inputs, out, uri, config, ingest_config, column_mapping, dictionary, resume=resume)
+        elif engine == "spark" and resume:
+            raise ScoreError("--resume works with the local engine only; rerun a stopped Spark job into a new --out")
         elif engine == "spark":
             from inference.spark_engine import score_spark
 
