@@ -251,9 +251,10 @@ _PHONEISH = re.compile(r"[0-9(+](?:[ \t().-]{0,2}[0-9]){6}")
 _RUN4 = re.compile(r"[0-9]{4}")  # every id value has four digits in a row
 _ADDRESS_HEAD = re.compile(r"[0-9][A-Za-z]?(?:-[0-9]{1,4})?[ \t]+[A-Z0-9]")
 # "Mrs" contains "Mr"; lower-case titles only with the dot or blank the rule needs, so "drug" does not count.
-_TITLE_WORDS: tuple[str, ...] = (
-    "Mr", "Ms", "Mx", "Miss", "Dr", "dr.", "dr ", "dr\t", "mr.", "mr ", "mr\t", "mrs",
-)
+# Every alternative starts with a literal, so the scan jumps between candidate letters.
+_TITLE_GATE = re.compile(r"M(?:r|s|x|iss)|Dr|dr[. \t]|mr[. \t]|mrs")
+# An age of 90-99 has a "9"; 100-119 counts only with an age word.
+_AGE_WORDS: tuple[bytes, ...] = (b"yo", b"y/o", b"y.o", b"yr", b"year")
 
 # Capitalised words that often follow "patient"/"pt" and are not names: sentence starters after "pt.",
 # verbs in note style ("Pt Reports ..."), and headings ("Patient Education", "Patient Zero").
@@ -410,6 +411,15 @@ def _named_resolver(match: re.Match[str], text: str) -> tuple[int, int] | None:
     return _NAME_AFTER_NAMED_CUE(match, text)
 
 
+def _id_value(match: re.Match[str], text: str) -> tuple[int, int] | None:
+    # An identifier has four digits in a row ("A1234567", "943 476 5919"); "MRN 3" or "pt no. 2" do not,
+    # and the pre-filter relies on it (_RUN4).
+    value = match.group("v")
+    if _RUN4.search(value) is None or sum(value.count(d) for d in "0123456789") > 20:
+        return None
+    return match.span("v")
+
+
 def _age_resolver(match: re.Match[str], text: str) -> tuple[int, int] | None:
     start, end = match.span("v")
     if end < len(text) and text[end] in "MF":  # the bare sex letter: "93F", not "93 yo"
@@ -463,7 +473,7 @@ class _Rule:
 
 
 _EMAIL_RULE = _Rule("email", re.compile(_EMAIL), _value_span, not_after=None)
-_ID_RULE = _Rule("id_number", re.compile(_ID), _digits_between(4, 20))
+_ID_RULE = _Rule("id_number", re.compile(_ID), _id_value)
 _DOB_RULE = _Rule("date_of_birth", re.compile(_DOB), _value_span)
 _SSN_RULE = _Rule("id_number", re.compile(_SSN), _value_span, not_after="-")
 _PHONE_CUE_RULE = _Rule("phone", re.compile(_PHONE_CUE_VALUE), _phone_after_cue)
@@ -567,13 +577,12 @@ def _redact_fast(text: str, counts: dict[str, int], *, prefilter: bool = True) -
             text = _apply(rule, text, counts)
     if _ADDRESS_HEAD.search(text) is not None:
         text = _apply(_ADDRESS_RULE, text, counts)
-    text = _apply(_AGE_RULE, text, counts)
+    if "9" in text or _has_any(low, _AGE_WORDS):
+        text = _apply(_AGE_RULE, text, counts)
     if b"age" in low:
         text = _apply(_AGED_RULE, text, counts)
-    for word in _TITLE_WORDS:
-        if word in text:
-            text = _apply(_TITLE_RULE, text, counts)
-            break
+    if _TITLE_GATE.search(text) is not None:
+        text = _apply(_TITLE_RULE, text, counts)
     if b"pt" in low or b"patient" in low:
         text = _apply(_PATIENT_RULE, text, counts)
     if b"name" in low or b"called" in low:
