@@ -1,14 +1,15 @@
 """The baseline family: one shared TF-IDF feature space (word + char_wb n-grams), one linear head per task.
 
 Always trained as the floor the transformer has to beat (DESIGN.md section 8). Targets, probabilities and
-thresholds follow `models.tasks` exactly.
+thresholds follow `models.tasks` exactly; thresholds are tuned with the model-agnostic `models.thresholds`.
 
-Speed: scikit-learn's `TfidfVectorizer` builds every character n-gram of every post in Python (about 800 for a
-200-character post) and reaches about 3,000 posts/s for char_wb 2-5 grams on one core. `WordCharTfidf` gives
-the same matrix (tested against scikit-learn) at about ten times the speed, because posts repeat words: the
-char n-gram ids of each distinct word are computed once and cached, and documents are assembled from those
-cached arrays with vectorized numpy. All heads are stacked into one weight matrix so a post is featurized once
-and scored for every task with a single sparse-dense product.
+Speed: scikit-learn's `TfidfVectorizer` builds every n-gram of every post in Python and transforms about
+2,000 posts of 200 characters per CPU-second (word 1-2 + char_wb 2-5 grams). `WordCharTfidf` gives the same
+matrix (tested against scikit-learn) about 15 times faster: posts repeat words, so each distinct word is
+analyzed once and cached as an int32 byte string, posts are assembled by joining those bytes, word bigrams are
+looked up as integer keys, and counts are summed with one int32 sort per chunk. All heads are stacked into one
+weight matrix, so a post is featurized once and scored for every task by one sparse-dense product.
+`bench/public_corpora.py speed` measures it.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ META_FILE = "baseline.json"
 TOKEN_PATTERN = re.compile(r"(?u)\b\w\w+\b")
 """Word tokens: scikit-learn's default `token_pattern`, so the features match `TfidfVectorizer`'s."""
 
-CHUNK_ROWS = 4096
+CHUNK_ROWS = 1024
 """Posts featurized at a time: bounds memory for any input size, large enough to amortize numpy calls."""
 
 CACHE_WORDS = 200_000
@@ -121,7 +122,7 @@ class _Growing(dict):
 
 
 class _WordCache(dict):
-    """Whitespace-delimited word -> its analysis as int32 bytes (`WordCharTfidf._encode_*`), computed on first sight.
+    """Whitespace-delimited word -> its analysis as int32 bytes (`WordCharTfidf._encode_word`), computed on first sight.
 
     Why this is exact: scikit-learn's char_wb n-grams never cross whitespace, and its word tokens
     (`\\b\\w\\w+\\b`) never contain whitespace, so a post's features are the union of its words' features.
@@ -150,8 +151,11 @@ class WordCharTfidf(TransformerMixin, BaseEstimator):
     The same columns and values (up to float32 rounding; tested) as a `FeatureUnion` of two
     `TfidfVectorizer(sublinear_tf=True, min_df=..., max_features=...)`, one `analyzer="word"` and one
     `analyzer="char_wb"`, except that ties at the `max_features` cut are broken by first occurrence. It is
-    about ten times faster to transform: each distinct word is analyzed once (cached), word n-grams are
+    about 15 times faster to transform: each distinct word is analyzed once (cached), word n-grams are
     looked up as integer keys with `np.searchsorted`, and counts are summed with one int32 sort per chunk.
+
+    char_wb 3-5 grams by default: on the public corpora they score the same as 2-5 grams (bench/
+    public_corpora.py grid) with a quarter fewer entries per post, which is what scoring time scales with.
 
     Args:
         word_ngram_range: (min_n, max_n) of word n-grams (max_n <= 3), or None to leave the word block out.
@@ -165,7 +169,7 @@ class WordCharTfidf(TransformerMixin, BaseEstimator):
     def __init__(
         self,
         word_ngram_range: tuple[int, int] | None = (1, 2),
-        char_ngram_range: tuple[int, int] | None = (2, 5),
+        char_ngram_range: tuple[int, int] | None = (3, 5),
         min_df: int | float = 2,
         max_features: int | None = None,
         sublinear_tf: bool = True,
@@ -211,7 +215,7 @@ class WordCharTfidf(TransformerMixin, BaseEstimator):
         self.feature_names_ = np.concatenate(names)
         df_all = np.concatenate(dfs).astype(np.float64)
         self.idf_ = (np.log((1.0 + n) / (1.0 + df_all)) + 1.0).astype(np.float32)
-        self._caches_ = None
+        self._cache_ = None
         return self
 
     def fit_transform(self, X: Any, y: Any = None) -> sp.csr_matrix:
@@ -307,7 +311,8 @@ class WordCharTfidf(TransformerMixin, BaseEstimator):
         self, rows: list[np.ndarray], cols: list[np.ndarray], n: int, n_cols: int, min_count: float
     ) -> tuple[np.ndarray, np.ndarray]:
         """Columns kept by min_df then max_features (most frequent first), and their document frequencies."""
-        _, c, counts, _ = _unique_counts(np.concatenate(rows), np.concatenate(cols), n, n_cols)
+        keys, counts = _unique_counts(np.concatenate(rows), np.concatenate(cols), n, n_cols)
+        c = keys % n_cols
         df = np.bincount(c, minlength=n_cols)
         tf = np.bincount(c, weights=counts, minlength=n_cols)
         keep = np.flatnonzero(df >= min_count)
@@ -347,7 +352,7 @@ class WordCharTfidf(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "idf_")
         docs = as_texts(X)
         # chunks small enough that (row, column) keys fit in int32, whose sort is several times faster
-        step = max(1, min(CHUNK_ROWS, _INT32_KEYS // max(1, self.idf_.size)))
+        step = max(1, min(CHUNK_ROWS, _INT32_KEYS // max(1, self.idf_.size) - 1))
         parts = [self._transform_chunk(docs[i : i + step]) for i in range(0, len(docs), step)]
         if not parts:
             return sp.csr_matrix((0, self.idf_.size), dtype=np.float32)
@@ -358,73 +363,77 @@ class WordCharTfidf(TransformerMixin, BaseEstimator):
         return self.feature_names_
 
     def _transform_chunk(self, docs: list[str]) -> sp.csr_matrix:
-        n, n_cols = len(docs), self.idf_.size
         # each word's analysis is cached as int32 bytes; joining bytes per post is far cheaper than
         # concatenating thousands of small arrays, and yields each post's length without a per-word loop
-        features, tokens = self._caches()
-        words = [d.lower().split() for d in docs]
-        rows, cols = _join_rows([b"".join(map(features.__getitem__, w)) for w in words])
-        if self.ngram_index_:
-            seq_doc, seq = _join_rows([b"".join(map(tokens.__getitem__, w)) for w in words])
-            rows_parts, col_parts = [rows], [cols]
-            T = len(self.token_index_)
-            for size, (keys, ids) in self.ngram_index_.items():
-                found, found_doc = _ngram_keys(seq, seq_doc, size, T)
-                pos = np.searchsorted(keys, found)
-                np.minimum(pos, keys.size - 1, out=pos)
-                hit = keys[pos] == found
-                rows_parts.append(found_doc[hit])
-                col_parts.append(ids[pos[hit]])
-            rows, cols = np.concatenate(rows_parts), np.concatenate(col_parts)
-        return self._tfidf(rows, cols, n)
+        get = self._cache().__getitem__
+        rows, values = _join_rows([b"".join(map(get, d.lower().split())) for d in docs])
+        if not self.ngram_index_:
+            return self._tfidf(rows, values, len(docs))
+        is_token = values < 0  # see _encode_word: tokens are stored as -(id + 2), unknown ones as -1
+        seq, seq_doc = -2 - values[is_token], rows[is_token]
+        is_feature = ~is_token
+        rows_parts, col_parts = [rows[is_feature]], [values[is_feature]]
+        T = len(self.token_index_)
+        for size, (keys, ids) in self.ngram_index_.items():
+            found, found_doc = _ngram_keys(seq, seq_doc, size, T)
+            pos = np.searchsorted(keys, found)
+            np.minimum(pos, keys.size - 1, out=pos)
+            hit = keys[pos] == found
+            rows_parts.append(found_doc[hit])
+            col_parts.append(ids[pos[hit]])
+        return self._tfidf(np.concatenate(rows_parts), np.concatenate(col_parts), len(docs))
 
-    def _encode_features(self, word: str) -> bytes:
-        """Cached: int32 bytes of the ids of one word's unigram and char n-gram features."""
+    def _encode_word(self, word: str) -> bytes:
+        """Cached analysis of one whitespace-delimited word, as the bytes of one int32 array: the ids of its
+        unigram and char n-gram features (>= 0), then, if word n-grams are used, each token as -(id + 2)
+        (-1 if unknown). One array per word keeps the per-word Python work in `transform` to one lookup."""
         feats: list[int] = []
-        if self.word_ngram_range is not None and self.word_ngram_range[0] == 1:
-            for t in TOKEN_PATTERN.findall(word):
-                u = int(self.unigram_of_token_[self.token_index_[t]]) if t in self.token_index_ else -1
-                if u >= 0:
-                    feats.append(u)
+        tokens: list[int] = []
+        if self.word_ngram_range is not None:
+            tok_ids = [self.token_index_.get(t, -1) for t in TOKEN_PATTERN.findall(word)]
+            if self.word_ngram_range[0] == 1:
+                feats.extend(u for u in (int(self.unigram_of_token_[t]) for t in tok_ids if t >= 0) if u >= 0)
+            if self.ngram_index_:
+                tokens = [-2 - t if t >= 0 else -1 for t in tok_ids]
         if self.char_ngram_range is not None:
             get = self.char_vocabulary_.get
             feats.extend(i for i in map(get, _char_wb_grams(word, *self.char_ngram_range)) if i is not None)
-        return np.array(feats, dtype=np.int32).tobytes()
-
-    def _encode_tokens(self, word: str) -> bytes:
-        """Cached: int32 bytes of one word's token ids (-1 if unknown), the input of word n-gram lookup."""
-        get = self.token_index_.get
-        return np.array([get(t, -1) for t in TOKEN_PATTERN.findall(word)], dtype=np.int32).tobytes()
+        return np.array(feats + tokens, dtype=np.int32).tobytes()
 
     def _tfidf(self, rows: np.ndarray, cols: np.ndarray, n_rows: int) -> sp.csr_matrix:
         """Occurrences -> (sublinear) tf * idf, each block L2-normalized per row, as CSR."""
         n_cols = self.idf_.size
-        r, c, counts, indptr = _unique_counts(rows, cols, n_rows, n_cols)
+        keys, counts = _unique_counts(rows, cols, n_rows, n_cols)
+        # keys are sorted by row then column, and word columns precede char columns, so every row is two
+        # contiguous segments: [row start, first char column) and [first char column, next row start)
+        base = np.arange(n_rows + 1, dtype=np.int64) * n_cols
+        edges = np.empty(2 * n_rows + 1, dtype=np.int64)
+        edges[0::2] = base
+        edges[1::2] = base[:-1] + self.n_word_features_
+        bounds = np.searchsorted(keys, edges)
+        c = (keys % n_cols).astype(np.int32)
         data = counts.astype(np.float32)
         if self.sublinear_tf:
             np.log(data, out=data)
             data += 1.0
         data *= self.idf_[c]
-        block = r * 2
-        block += c >= self.n_word_features_
-        sq = np.bincount(block, weights=np.square(data, dtype=np.float64), minlength=2 * n_rows)
-        data /= np.sqrt(sq).astype(np.float32)[block]
+        squares = np.square(data)
+        # reduceat needs in-range starts: pad with a 0; empty segments give junk repeated 0 times below
+        sums = np.add.reduceat(np.r_[squares, np.float32(0)], bounds[:-1])
+        np.sqrt(sums, out=sums)
+        data /= np.repeat(sums, np.diff(bounds))
+        indptr = bounds[0::2]
         index_dtype = np.int32 if c.size < _INT32_KEYS else np.int64
-        return sp.csr_matrix(
-            (data, c.astype(index_dtype, copy=False), indptr.astype(index_dtype, copy=False)), shape=(n_rows, n_cols)
-        )
+        return sp.csr_matrix((data, c.astype(index_dtype, copy=False), indptr.astype(index_dtype)), shape=(n_rows, n_cols))
 
-    def _caches(self) -> tuple[_WordCache, _WordCache]:
-        if getattr(self, "_caches_", None) is None:
-            self._caches_ = (
-                _WordCache(self._encode_features, self.cache_words),
-                _WordCache(self._encode_tokens, self.cache_words),
-            )
-        return self._caches_
+    def _cache(self) -> _WordCache:
+        if getattr(self, "_cache_", None) is None:
+            self._cache_ = _WordCache(self._encode_word, self.cache_words)
+        return self._cache_
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(super().__getstate__())
-        state["_caches_"] = None  # rebuilt on demand: keeps artifacts small and their bytes deterministic
+        state["_cache_"] = None  # rebuilt on demand: keeps artifacts small and their bytes deterministic
         return state
 
 
@@ -452,13 +461,14 @@ def _ngram_keys(seq: np.ndarray, seq_doc: np.ndarray, size: int, n_tokens: int) 
     return key[valid], seq_doc[:m][valid]
 
 
-def _unique_counts(
-    rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct (row, col) pairs sorted by row then col, their counts, and the CSR indptr."""
+def _unique_counts(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct keys `row * n_cols + col` in ascending order, and how often each occurs.
+
+    One sort of int32 keys (when they fit) is several times faster than scipy's per-row sort of a COO matrix.
+    """
     if rows.size == 0:
-        return _EMPTY, _EMPTY, _EMPTY, np.zeros(n_rows + 1, dtype=np.int64)
-    dtype = np.int32 if n_rows * n_cols <= _INT32_KEYS else np.int64
+        return _EMPTY, _EMPTY
+    dtype = np.int32 if (n_rows + 1) * n_cols <= _INT32_KEYS else np.int64
     key = rows.astype(dtype)
     key *= n_cols
     key += cols
@@ -470,11 +480,7 @@ def _unique_counts(
     counts = np.empty(starts.size, dtype=np.int64)
     np.subtract(starts[1:], starts[:-1], out=counts[:-1])
     counts[-1] = key.size - starts[-1]
-    distinct = key[starts]
-    r = distinct // n_cols
-    c = distinct - r * n_cols
-    indptr = np.searchsorted(r, np.arange(n_rows + 1, dtype=r.dtype))  # r is sorted
-    return r, c, counts, indptr
+    return key[starts], counts
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -509,13 +515,15 @@ class TfidfMultiTaskClassifier(BaseEstimator):
         max_features: n-grams kept per block (word, char), most frequent first; None keeps all.
         min_df: minimum document frequency of an n-gram (int count or float proportion).
         C: inverse L2 regularization strength of every head.
-        class_weight: "balanced" (default: rare labels are learned, and scores centre on 0.5 so the 0.5
-            anchor of threshold tuning is meaningful) or None.
+        class_weight: "balanced" (default) or None. Balanced weights learn rare labels and classes: on the
+            public corpora they beat unweighted heads on every single-label task (macro-F1) and at any
+            threshold policy on the multi-label / binary ones (bench/public_corpora.py).
         max_iter: lbfgs iterations per head.
-        threshold_strategy: "fixed", "tuned" or "shrunk" (see `models.thresholds`); used by `tune_thresholds`.
-        threshold_min_positives: fewer validation positives than this keep threshold 0.5 ("shrunk").
-        threshold_clip: (low, high) range of tuned thresholds ("shrunk").
-        threshold_shrink: pseudo-count of positives pulling a tuned threshold toward 0.5 ("shrunk").
+        threshold_strategy: "fixed", "tuned" or "shrunk" (default; see `models.thresholds`), applied by
+            `tune_thresholds`.
+        threshold_min_positives: fewer validation positives than this use the prevalence threshold alone.
+        threshold_clip: (low, high) range of tuned thresholds.
+        threshold_shrink: pseudo-count of positives holding a tuned threshold at the prevalence threshold.
         min_recall: {binary task: recall target}, e.g. {"adverse_event": 0.95}; overrides the F1 rule.
 
     Labels of a multi task with no positive (or no negative) among the labeled training posts get a constant
@@ -527,10 +535,10 @@ class TfidfMultiTaskClassifier(BaseEstimator):
         self,
         tasks: Sequence[TaskSpec | Mapping[str, Any]] | None = None,
         word_ngram_range: tuple[int, int] | None = (1, 2),
-        char_ngram_range: tuple[int, int] | None = (2, 5),
+        char_ngram_range: tuple[int, int] | None = (3, 5),
         max_features: int | None = None,
         min_df: int | float = 2,
-        C: float = 4.0,
+        C: float = 1.0,
         class_weight: str | None = "balanced",
         max_iter: int = 1000,
         threshold_strategy: str = thr.DEFAULT_STRATEGY,
@@ -602,7 +610,7 @@ class TfidfMultiTaskClassifier(BaseEstimator):
             raise ValueError(f"C must be > 0, got {self.C!r}")
         if self.class_weight not in ("balanced", None):
             raise ValueError(f"class_weight must be 'balanced' or None, got {self.class_weight!r}")
-        thr._check_policy(self.threshold_strategy, self.threshold_min_positives, self.threshold_clip, self.threshold_shrink)
+        thr.check_policy(self.threshold_strategy, self.threshold_min_positives, self.threshold_clip, self.threshold_shrink)
         thr.check_min_recall(specs, self.min_recall or {})
 
     def _logreg(self) -> LogisticRegression:
