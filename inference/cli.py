@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from labeling.cli import fail as _fail
 from labeling.params import load_params, section
 
 app = typer.Typer(no_args_is_help=True)
@@ -16,10 +17,6 @@ logger = logging.getLogger(__name__)
 
 ParamsOption = Annotated[Optional[Path], typer.Option("--params", help="params.yaml to read (default: ./params.yaml).")]
 
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
 
 
 @app.command("score")

@@ -11,7 +11,6 @@ uninterrupted one. `_manifest.json` is written last and marks a complete run.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import logging
 import os
 import time
@@ -30,7 +29,7 @@ from labeling.progress import Progress
 from labeling.readers import check_input, detect_format
 from labeling.schema import QUARANTINE_SCHEMA
 from inference.outputs import add_predictions, scored_schema, write_adverse_events
-from models.artifact import ModelBundle
+from models.artifact import ModelBundle, sha256_file
 from models.registry import PinnedModel, load_pinned, pin
 
 logger = logging.getLogger(__name__)
@@ -70,11 +69,8 @@ class ScoreConfig:
 
 
 def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """Input checksums for the manifest and for refusing to resume over changed inputs."""
+    return sha256_file(path)
 
 
 def estimate_rows(paths: Sequence[Path]) -> int | None:

@@ -53,7 +53,7 @@ def _load_family(kind: str, directory: Path) -> MultiTaskModel:
     raise ArtifactError(f"unknown model kind {kind!r}; expected one of {MODEL_KINDS}")
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -62,7 +62,7 @@ def _sha256(path: Path) -> str:
 
 
 def _file_checksums(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): _sha256(p) for p in sorted(root.rglob("*")) if p.is_file() and p.name != CHECKSUMS}
+    return {str(p.relative_to(root)): sha256_file(p) for p in sorted(root.rglob("*")) if p.is_file() and p.name != CHECKSUMS}
 
 
 @dataclass
@@ -140,7 +140,7 @@ def verify_bundle(directory: str | Path) -> None:
         path = root / relative
         if not path.is_file():
             raise ArtifactError(f"model artifact file {relative} is missing: the artifact is incomplete; re-log the model")
-        if _sha256(path) != digest:
+        if sha256_file(path) != digest:
             raise ArtifactError(f"model artifact file {relative} does not match its checksum: the artifact is "
                                 "corrupted or was tampered with; re-log the model")
 
