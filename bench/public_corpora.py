@@ -1,7 +1,8 @@
 """Generalization check of a model family on real, public, labeled text (run by hand; no test depends on it).
 
     python bench/public_corpora.py evaluate DATA_DIR            # the default recipe on every corpus
-    python bench/public_corpora.py grid DATA_DIR                # threshold strategies x class_weight x C
+    python bench/public_corpora.py grid DATA_DIR                # threshold policies x class_weight x C x n-grams
+                                                                # on full and 600 / 300-row label sets, 5 seeds
     python bench/public_corpora.py speed DATA_DIR               # throughput / fit time on ~200-char posts
 
 DATA_DIR holds the corpora described in its README.md (one folder each, `posts.jsonl`). They are patient or
