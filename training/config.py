@@ -15,6 +15,7 @@ class ThresholdPolicy:
     shrink: float = 20.0
     clip: tuple[float, float] = (0.1, 0.9)
     min_recall: dict[str, float] = field(default_factory=dict)
+    min_recall_floor: float = 0.1
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> "ThresholdPolicy":
@@ -24,7 +25,8 @@ class ThresholdPolicy:
             raise ValueError("thresholds.clip must be two numbers 0 <= low < high <= 1")
         return cls(str(data.get("strategy", "shrunk")), int(data.get("min_positives", 10)),
                    float(data.get("shrink", 20.0)), clip,  # type: ignore[arg-type]
-                   {str(k): float(v) for k, v in (data.get("min_recall") or {}).items()})
+                   {str(k): float(v) for k, v in (data.get("min_recall") or {}).items()},
+                   float(data.get("min_recall_floor", 0.1)))
 
 
 @dataclass(frozen=True)

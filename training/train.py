@@ -143,12 +143,12 @@ def train_and_register(kind: str, dataset_dir: Path, params: Mapping[str, Any], 
         min_recall = _filter_min_recall(specs, policy.min_recall)
         thresholds = tune_all(specs, proba_val, validation[1], min_recall, strategy=policy.strategy,
                               min_positives=policy.min_positives, clip=policy.clip, shrink=policy.shrink)
-        for task in min_recall:  # a recall target may not push a threshold below the clip: flagging most posts helps no one
-            if thresholds[task][0] < policy.clip[0]:
+        for task in min_recall:  # a recall target may not push a threshold below the floor: flagging most posts helps no one
+            if thresholds[task][0] < policy.min_recall_floor:
                 logger.warning("task %s: reaching recall %.2f on validation needs threshold %.3f, which would flag most "
                                "posts; using the floor %.2f instead (label more positives or use a stronger model)",
-                               task, min_recall[task], thresholds[task][0], policy.clip[0])
-                thresholds[task] = [policy.clip[0]]
+                               task, min_recall[task], thresholds[task][0], policy.min_recall_floor)
+                thresholds[task] = [policy.min_recall_floor]
         model.thresholds_ = thresholds
         val_metrics = evaluate_all(specs, proba_val, validation[1], thresholds)
         test_metrics = evaluate_all(specs, model.predict_proba(test[0]), test[1], thresholds)
