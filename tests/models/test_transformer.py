@@ -26,6 +26,7 @@ from models.transformer import (
     TransformerConfig,
     _length_bucketed_batches,
     class_weights,
+    quantize_int8,
     task_macro_f1,
 )
 
@@ -310,6 +311,18 @@ def test_precision_modes_agree_with_fp32(fitted: TransformerClassifier, corpus: 
     np.testing.assert_allclose(other["sentiment"].sum(axis=1), 1.0, atol=1e-9)
     with pytest.raises(ValueError, match="precision"):
         fitted.predict_proba(texts[:2], precision="fp16")
+
+
+def test_int8_quantizes_a_copy_and_keeps_heads_and_down_projections_in_fp32(fitted: TransformerClassifier) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        quantized = quantize_int8(fitted.model_)
+    module = {name: type(m).__module__ for name, m in quantized.encoder.named_modules()}
+    assert "quantized" in module["encoder.layer.0.intermediate.dense"]
+    assert "quantized" in module["encoder.layer.0.attention.self.query"]
+    assert "quantized" not in module["encoder.layer.0.output.dense"]  # 37 -> 32: reads GELU outliers
+    assert type(quantized.heads["sentiment"]) is torch.nn.Linear
+    assert type(fitted.model_.encoder.encoder.layer[0].intermediate.dense) is torch.nn.Linear  # original untouched
 
 
 # ------------------------------------------------------------------------------------------------ helpers
