@@ -47,12 +47,24 @@ JOINT: dict[str, tuple[str, ...]] = {
 """Jobs: public tasks fitted together. PsyTAR's ADR and facet tasks share their sentences, so they train as one
 two-head model, as the product's taxonomy does (one encoder, one forward pass for every task)."""
 
-POLICIES = ("fixed0.5", "shrunk_k20")
-"""Threshold policies reported: none, and the project default (models/thresholds.py, tuned on validation)."""
+def _policies(pc: Any) -> dict[str, Any]:
+    """Threshold policies reported: fixed 0.5, and the project default (models/thresholds.py, tuned on
+    validation), picked from bench/public_corpora.py's list by strategy so that renames there do not matter."""
+    from models import thresholds as thr
+
+    chosen = {}
+    for policy in pc.DEFAULT_POLICIES:
+        if policy.min_recall is not None:
+            continue
+        if policy.strategy == "fixed" or (
+            policy.strategy == thr.DEFAULT_STRATEGY and "default" in policy.name
+        ):
+            chosen[policy.name] = policy
+    return chosen
 
 
 def run_job(job: str, tasks: Sequence[Any], config: Any, seed: int, max_rows: int | None,
-            progress: bool) -> tuple[dict[str, Any], Any]:
+            progress: bool, baseline_only: bool = False) -> tuple[dict[str, Any], Any]:
     """Fit the transformer (all of the job's tasks at once) and the TF-IDF baseline (per task, as
     bench/public_corpora.py does) on the same grouped 60/20/20 split; score both on the test part."""
     import public_corpora as pc
@@ -67,7 +79,7 @@ def run_job(job: str, tasks: Sequence[Any], config: Any, seed: int, max_rows: in
     specs = [p.spec for p in parts]
     sizes = {"train": len(train), "val": len(val), "test": len(test)}
     logger.info("%s seed %d: %s", job, seed, sizes)
-    policies = {p.name: p for p in pc.DEFAULT_POLICIES if p.name in POLICIES}
+    policies = _policies(pc)
 
     def report(spec: TaskSpec, p_val: np.ndarray, p_test: np.ndarray, y: np.ndarray) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -89,6 +101,8 @@ def run_job(job: str, tasks: Sequence[Any], config: Any, seed: int, max_rows: in
         p_val = model.predict_proba(pick(val))[part.spec.name]
         p_test = model.predict_proba(pick(test))[part.spec.name]
         result["tfidf_lr"][part.name] = {**report(part.spec, p_val, p_test, part.y), "fit_s": fit_s}
+    if baseline_only:
+        return result, None
 
     clf = TransformerClassifier(specs, config=config)
     t0, c0 = time.perf_counter(), time.process_time()
@@ -100,6 +114,8 @@ def run_job(job: str, tasks: Sequence[Any], config: Any, seed: int, max_rows: in
     predict_s = time.perf_counter() - t0
     for part in parts:
         result["transformer"][part.name] = report(part.spec, p_val[part.spec.name], p_test[part.spec.name], part.y)
+    result["_proba"] = {f"{split}.{name}": proba[name] for split, proba in (("val", p_val), ("test", p_test))
+                        for name in p_val}  # re-score later without refitting (written to an .npz, not JSON)
     train_tokens = float(np.mean([len(x) for x in clf._encode(pick(train))]))
     epoch_s = [h["train_seconds"] for h in clf.history_]
     result.update({
@@ -196,6 +212,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="a saved TransformerClassifier to time (default: the last job's, else random heads)")
     parser.add_argument("--out", type=Path, default=None, help="write results as JSON here")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--baseline-only", action="store_true", help="score only the TF-IDF baseline (seconds)")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -221,9 +238,16 @@ def main(argv: Sequence[str] | None = None) -> None:
             logger.warning("job %s: no corpus found under %s", job, args.data_dir)
             continue
         max_rows = int(args.max_train / 0.6) if args.max_train else None
-        result, clf = run_job(job, tasks, config, args.seed, max_rows, progress=not args.no_progress)
+        result, clf = run_job(job, tasks, config, args.seed, max_rows, progress=not args.no_progress,
+                              baseline_only=args.baseline_only)
+        if args.baseline_only:
+            print("\n".join(headline_table(result)), flush=True)
+            continue
         if args.save:
             clf.save(args.save)
+        proba = result.pop("_proba")
+        if args.out:
+            np.savez_compressed(args.out.with_name(f"{args.out.stem}.{job}.proba.npz"), **proba)
         results["runs"].append(result)
         print("\n".join(headline_table(result)), flush=True)
         print(json.dumps({k: result[k] for k in ("job", "sizes", "best_epoch", "fit_seconds", "fit_cpu_seconds",

@@ -68,9 +68,19 @@ _TOKENIZE_CHUNK = 4096
 class TransformerConfig:
     """Hyperparameters of fine-tuning and scoring; checks itself so a bad value fails before any work starts.
 
-    Defaults were chosen on real public corpora (sentiment and adverse-reaction text, see bench/transformer_public.py)
-    to work across data sets rather than on one: a small encoder with a higher learning rate than BERT-base,
-    a much higher rate for the freshly initialized heads, and early stopping on validation macro-F1.
+    Defaults were checked on three public corpora of patients' text (bench/transformer_public.py: grouped
+    60/20/20 split, at most ~1,500 training posts, 2 CPU cores) and chosen to work across them, not on one:
+    - learning_rate 5e-5 (encoder) with head_learning_rate 1e-3 (fresh heads need a far larger step): 1e-4 was
+      level on PsyTAR (+0.008 ADR F1, +0.005 facet macro-F1) but over-fitted the 587 Drugs.com reviews (early
+      stop at epoch 4, validation loss rising from epoch 3, test macro-F1 0.477 vs 0.531).
+    - epochs 6 with patience 2 on validation mean macro-F1: a run of 587-1,477 posts takes minutes on 2 cores
+      (about 1.5-3 CPU-minutes per 1,000 posts per epoch at ~90 tokens, 1 at ~20); validation loss rises from
+      epoch 3 while macro-F1 still climbs, so early stopping watches macro-F1, not loss.
+    - max_length 128 (MiniLM was trained on 128-token inputs; most posts fit), batch_size 16.
+    - class_weighting "inv_sqrt" and BCE pos_weight capped at 10 (a rationale, not compared on the corpora):
+      counter imbalance without the over-prediction of full inverse weights on small data; thresholds are
+      tuned afterwards by the caller.
+    - precision "fp32": bf16 only pays on CPUs with native bf16 (see `cpu_has_fast_bf16`).
     """
 
     max_length: int = 128
