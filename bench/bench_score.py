@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -63,15 +62,20 @@ def occ_score_rate(dump: Path, model: str, precision: str, work: Path, posts: in
                     break
                 dst.write(line)
     out = work / f"scored-{model.replace('/', '_').replace(':', '')}-{precision}"
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    log = work / f"{out.name}.log"
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "occ", "score", str(subset), "--out", str(out), "--model", model,
-                           "--precision", precision, "--json"], capture_output=True, text=True, env=os.environ.copy())
+    with open(log, "w", encoding="utf-8") as stdout, open(log.with_suffix(".err"), "w", encoding="utf-8") as stderr:
+        child = subprocess.Popen([sys.executable, "-m", "occ", "score", str(subset), "--out", str(out), "--model",
+                                  model, "--precision", precision, "--json"], stdout=stdout, stderr=stderr,
+                                 env=os.environ.copy())
+        _, status, usage = os.wait4(child.pid, 0)  # this child's own rusage: its peak RSS, not the max of all
+        child.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(done.stderr[-3000:])
-    summary = json.loads(done.stdout.strip().splitlines()[-1])
-    peak = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024
+    text = log.read_text(encoding="utf-8")
+    if child.returncode != 0:
+        raise SystemExit(log.with_suffix(".err").read_text(encoding="utf-8")[-3000:])
+    peak = usage.ru_maxrss / 1024  # kB on Linux
+    summary = json.loads(text.strip().splitlines()[-1])
     return summary["rows_read"] / seconds, peak, summary
 
 

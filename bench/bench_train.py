@@ -20,11 +20,10 @@ import numpy as np
 from labeling.dataset import load_dataset_dir
 from labeling.params import load_params
 from labeling.taxonomy import taxonomy_from_dict
-from models.thresholds import tune_all
 from training.config import ThresholdPolicy
 from training.data import split_inputs, task_specs
 from training.metrics import evaluate_all, mean_macro_f1
-from training.train import _filter_min_recall, fit_family
+from training.train import fit_family, tune_with_policy
 
 
 def fit_and_score(kind: str, specs, splits, params, overrides=None) -> tuple[float, dict]:
@@ -32,9 +31,7 @@ def fit_and_score(kind: str, specs, splits, params, overrides=None) -> tuple[flo
     policy = ThresholdPolicy.from_params(params)
     start = time.perf_counter()
     model, _ = fit_family(kind, specs, splits["train"], splits["validation"], family)
-    thresholds = tune_all(specs, model.predict_proba(splits["validation"][0]), splits["validation"][1],
-                          _filter_min_recall(specs, policy.min_recall), strategy=policy.strategy,
-                          min_positives=policy.min_positives, clip=policy.clip, shrink=policy.shrink)
+    thresholds = tune_with_policy(specs, model.predict_proba(splits["validation"][0]), splits["validation"][1], policy)
     seconds = time.perf_counter() - start
     metrics = evaluate_all(specs, model.predict_proba(splits["test"][0]), splits["test"][1], thresholds)
     return seconds, metrics

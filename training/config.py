@@ -6,27 +6,33 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labeling.params import section
+from models import thresholds as thr
 
 
 @dataclass(frozen=True)
 class ThresholdPolicy:
-    strategy: str = "shrunk"
-    min_positives: int = 10
-    shrink: float = 20.0
-    clip: tuple[float, float] = (0.1, 0.9)
+    strategy: str = thr.DEFAULT_STRATEGY
+    min_positives: int = thr.DEFAULT_MIN_POSITIVES
+    shrink: float = thr.DEFAULT_SHRINK
+    clip: tuple[float, float] = thr.DEFAULT_CLIP
     min_recall: dict[str, float] = field(default_factory=dict)
     min_recall_floor: float = 0.1
+    max_flag_ratio: float | None = 3.0
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> "ThresholdPolicy":
         data = section(params, "thresholds")
-        clip = tuple(float(x) for x in data.get("clip", (0.1, 0.9)))
+        clip = tuple(float(x) for x in data.get("clip", cls.clip))
         if len(clip) != 2 or not 0 <= clip[0] < clip[1] <= 1:
             raise ValueError("thresholds.clip must be two numbers 0 <= low < high <= 1")
-        return cls(str(data.get("strategy", "shrunk")), int(data.get("min_positives", 10)),
-                   float(data.get("shrink", 20.0)), clip,  # type: ignore[arg-type]
+        ratio = data.get("max_flag_ratio", cls.max_flag_ratio)
+        if ratio is not None and float(ratio) <= 0:
+            raise ValueError("thresholds.max_flag_ratio must be a positive number or null")
+        return cls(str(data.get("strategy", cls.strategy)), int(data.get("min_positives", cls.min_positives)),
+                   float(data.get("shrink", cls.shrink)), clip,  # type: ignore[arg-type]
                    {str(k): float(v) for k, v in (data.get("min_recall") or {}).items()},
-                   float(data.get("min_recall_floor", 0.1)))
+                   float(data.get("min_recall_floor", cls.min_recall_floor)),
+                   None if ratio is None else float(ratio))
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ from labeling.taxonomy import Taxonomy, taxonomy_from_dict
 from models.artifact import ModelBundle, log_bundle
 from models.tasks import TaskSpec
 from models.tracking import ensure_experiment
-from models.thresholds import tune_all
+from models.tasks import UNLABELED
+from models.thresholds import guard_recall_threshold, tune_all
 from training import artifacts as run_artifacts
 from training.config import RegistryConfig, ThresholdPolicy
 from training.data import split_inputs, task_specs
@@ -66,6 +67,29 @@ def _filter_min_recall(specs: Sequence[TaskSpec], min_recall: Mapping[str, float
     for task in sorted(set(min_recall) - binary):
         logger.info("thresholds.min_recall names %r, which is not a binary task of this taxonomy: ignored", task)
     return kept
+
+
+def tune_with_policy(specs: Sequence[TaskSpec], proba_val: Mapping[str, np.ndarray],
+                     y_val: Mapping[str, np.ndarray], policy: ThresholdPolicy) -> dict[str, list[float]]:
+    """Thresholds as `occ train` sets them: the F1 rule, recall targets for safety tasks, then the guards that
+    keep a recall target from flagging most posts (see `models.thresholds.guard_recall_threshold`)."""
+    min_recall = _filter_min_recall(specs, policy.min_recall)
+    thresholds = tune_all(specs, proba_val, y_val, min_recall, strategy=policy.strategy,
+                          min_positives=policy.min_positives, clip=policy.clip, shrink=policy.shrink)
+    for spec in specs:
+        if spec.name not in min_recall or spec.name not in y_val:
+            continue
+        y = np.asarray(y_val[spec.name])
+        keep = y != UNLABELED
+        scores = np.asarray(proba_val[spec.name])[keep, spec.positive_index]
+        guarded, reason = guard_recall_threshold(scores, y[keep] == spec.positive_index, thresholds[spec.name][0],
+                                                 policy.min_recall_floor, policy.max_flag_ratio)
+        if reason is not None:
+            logger.warning("task %s: recall target %.2f not reachable at a workable threshold: %s. Label more "
+                           "positives, review label noise, or use a stronger model.", spec.name,
+                           min_recall[spec.name], reason)
+            thresholds[spec.name] = [guarded]
+    return thresholds
 
 
 def fit_family(kind: str, specs: Sequence[TaskSpec], train: tuple[list[str], dict[str, np.ndarray]],
@@ -140,15 +164,7 @@ def train_and_register(kind: str, dataset_dir: Path, params: Mapping[str, Any], 
                          **({"mlflow.source.git.commit": commit} if (commit := _git_commit()) else {})})
         model, used_config = fit_family(kind, specs, train, validation, family_params)
         proba_val = model.predict_proba(validation[0])
-        min_recall = _filter_min_recall(specs, policy.min_recall)
-        thresholds = tune_all(specs, proba_val, validation[1], min_recall, strategy=policy.strategy,
-                              min_positives=policy.min_positives, clip=policy.clip, shrink=policy.shrink)
-        for task in min_recall:  # a recall target may not push a threshold below the floor: flagging most posts helps no one
-            if thresholds[task][0] < policy.min_recall_floor:
-                logger.warning("task %s: reaching recall %.2f on validation needs threshold %.3f, which would flag most "
-                               "posts; using the floor %.2f instead (label more positives or use a stronger model)",
-                               task, min_recall[task], thresholds[task][0], policy.min_recall_floor)
-                thresholds[task] = [policy.min_recall_floor]
+        thresholds = tune_with_policy(specs, proba_val, validation[1], policy)
         model.thresholds_ = thresholds
         val_metrics = evaluate_all(specs, proba_val, validation[1], thresholds)
         test_metrics = evaluate_all(specs, model.predict_proba(test[0]), test[1], thresholds)

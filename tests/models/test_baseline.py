@@ -323,3 +323,34 @@ def test_features_equal_a_feature_union_of_sklearn_tfidf_vectorizers(corpus) -> 
     got = ours.transform(test)
     assert sp.isspmatrix_csr(got) and got.dtype == np.float32
     np.testing.assert_allclose(got.toarray(), union.transform(test).toarray(), atol=1e-6)
+
+
+def test_workload_threshold_caps_the_flagged_share_at_a_multiple_of_the_positives() -> None:
+    rng = np.random.default_rng(1)
+    scores = rng.random(1000)
+    y = np.zeros(1000, dtype=bool)
+    y[np.argsort(scores)[-50:]] = True  # 50 positives
+    cut = thr.workload_threshold(scores, y, 3.0)
+    assert (scores >= cut).sum() == 150
+    assert thr.workload_threshold(scores, y, 100.0) == 0.0  # budget beyond the data: no cap
+    assert thr.workload_threshold(scores, np.zeros(1000, dtype=bool), 3.0) == 0.0
+
+
+def test_recall_guard_stops_a_target_that_would_flag_most_posts() -> None:
+    """Noisy gold: 30 of 100 positives score like negatives, so a 0.95 target needs a near-zero threshold."""
+    rng = np.random.default_rng(2)
+    neg = rng.uniform(0.0, 0.5, 900)
+    real = rng.uniform(0.6, 1.0, 70)
+    noise = rng.uniform(0.0, 0.5, 30)
+    scores = np.concatenate([neg, real, noise])
+    y = np.concatenate([np.zeros(900), np.ones(100)]).astype(bool)
+    target = thr.recall_threshold(scores, y, 0.95)
+    assert (scores >= target).mean() > 0.5  # what the target alone would do
+    guarded, reason = thr.guard_recall_threshold(scores, y, target, 0.1, 3.0)
+    assert guarded > target and reason is not None and "3x" in reason
+    assert (scores >= guarded).sum() <= 300
+    assert (scores[y] >= guarded).mean() >= 0.7  # every real positive is still flagged
+    same, none = thr.guard_recall_threshold(scores, y, 0.6, 0.1, 3.0)  # a reachable target is left alone
+    assert same == 0.6 and none is None
+    floor_only, why = thr.guard_recall_threshold(scores, y, target, 0.1, None)
+    assert floor_only == max(0.1, target) and (why is None) == (target >= 0.1)
