@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from labeling.atomic import AtomicTextWriter
 from labeling.schema import INGESTED_SCHEMA
-from models.tasks import TaskSpec, decide
+from models.tasks import TaskSpec, decide_indices
 
 PROVENANCE_FIELDS = [
     pa.field("model_name", pa.string()),
@@ -36,17 +36,42 @@ def scored_schema(specs: Sequence[TaskSpec]) -> pa.Schema:
     return pa.schema(fields + PROVENANCE_FIELDS)
 
 
-def add_predictions(rows: list[dict[str, Any]], specs: Sequence[TaskSpec], proba: Mapping[str, np.ndarray],
-                    thresholds: Mapping[str, Sequence[float]], provenance: Mapping[str, Any]) -> None:
-    """Write each task's decision and scores into the row dicts, in place."""
+def decision_array(spec: TaskSpec, proba: np.ndarray, thresholds: Sequence[float] | None) -> pa.Array:
+    """The task's decisions as an Arrow column, built from index arrays (no per-row Python objects)."""
+    names = np.asarray(spec.labels, dtype=object)
+    hits = decide_indices(spec, proba, thresholds)
+    if spec.kind == "multi":
+        rows, cols = np.nonzero(hits)  # row-major: each row's labels in taxonomy order
+        offsets = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=hits.shape[0]))]).astype(np.int32)
+        return pa.ListArray.from_arrays(pa.array(offsets), pa.array(names[cols], pa.string()))
+    return pa.array(names[hits], pa.string())
+
+
+def scores_array(spec: TaskSpec, proba: np.ndarray) -> pa.StructArray:
+    """Every label's probability as one struct column (float32: the schema's precision)."""
+    p = np.asarray(proba, dtype=np.float32)
+    return pa.StructArray.from_arrays([pa.array(p[:, j]) for j in range(len(spec.labels))],
+                                      fields=[pa.field(label, pa.float32()) for label in spec.labels])
+
+
+def scored_table(rows: list[dict[str, Any]], specs: Sequence[TaskSpec], proba: Mapping[str, np.ndarray],
+                 thresholds: Mapping[str, Sequence[float]], provenance: Mapping[str, Any]) -> pa.Table:
+    """The ingested rows plus, per task, the decision and scores columns and the provenance, in `scored_schema`.
+
+    Why columnar: building a dict per post and label cost more than the baseline model itself (about 40 us
+    per post); Arrow arrays made from the probability matrix cost about 1 us.
+    """
+    schema = scored_schema(specs)
+    base = pa.Table.from_pylist(rows, schema=INGESTED_SCHEMA)
+    columns: dict[str, pa.Array] = {name: base.column(name) for name in base.column_names}
     for spec in specs:
-        p = np.asarray(proba[spec.name], dtype=np.float64)
-        decisions = decide(spec, p, thresholds.get(spec.name))
-        for row, decision, scores in zip(rows, decisions, p):
-            row[spec.name] = decision
-            row[f"{spec.name}_scores"] = {label: float(round(v, 6)) for label, v in zip(spec.labels, scores)}
-    for row in rows:
-        row.update(provenance)
+        p = np.asarray(proba[spec.name])
+        columns[spec.name] = decision_array(spec, p, thresholds.get(spec.name))
+        columns[f"{spec.name}_scores"] = scores_array(spec, p)
+    n = len(rows)
+    for field in PROVENANCE_FIELDS:
+        columns[field.name] = pa.array([provenance.get(field.name)] * n, field.type)
+    return pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\x00")

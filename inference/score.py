@@ -28,7 +28,7 @@ from labeling.products import ProductDictionary, products_from_dict
 from labeling.progress import Progress
 from labeling.readers import check_input, detect_format
 from labeling.schema import QUARANTINE_SCHEMA
-from inference.outputs import add_predictions, scored_schema, write_adverse_events
+from inference.outputs import scored_schema, scored_table, write_adverse_events
 from models.artifact import ModelBundle, sha256_file
 from models.registry import PinnedModel, load_pinned, pin
 
@@ -211,14 +211,16 @@ def _score_locked(inputs: list[Path], out_dir: Path, pinned: PinnedModel, bundle
                 bar.update(len(raw_chunk))
                 continue
             t1 = time.monotonic()
+            table = None
             if clean:
                 proba = bundle.predict_proba([r["text"] for r in clean], batch_size=config.batch_size, precision=precision)
-                add_predictions(clean, specs, proba, bundle.thresholds,
-                                {**provenance_base, "scored_at": datetime.now(timezone.utc)})
+                table = scored_table(clean, specs, proba, bundle.thresholds,
+                                     {**provenance_base, "scored_at": datetime.now(timezone.utc)})
             timings["score_s"] += time.monotonic() - t1
             t2 = time.monotonic()
             with AtomicParquetWriter(out_dir / SCORES_DIR / _part_name(index), schema) as part:
-                part.write_rows(clean)
+                if table is not None:
+                    part.write_table(table)
             with AtomicParquetWriter(out_dir / QUARANTINE_PARTS_DIR / _part_name(index), QUARANTINE_SCHEMA) as part:
                 part.write_rows(rejected)
             scored_rows += len(clean)

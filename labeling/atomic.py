@@ -81,6 +81,11 @@ class AtomicParquetWriter:
             self._writer.write_table(pa.Table.from_pylist(rows, schema=self.schema))
             self.rows += len(rows)
 
+    def write_table(self, table: pa.Table) -> None:
+        if table.num_rows and self._writer is not None:
+            self._writer.write_table(table.cast(self.schema) if not table.schema.equals(self.schema) else table)
+            self.rows += table.num_rows
+
     def close(self) -> None:
         """Finish the file and move it onto its final name (an empty input still gives a valid file)."""
         if self._writer is None:
