@@ -1,7 +1,8 @@
 """Scoring throughput of `occ score` against a naive `transformers.pipeline` loop, and accuracy per precision.
 
     python bench/bench_score.py --transformer models:/occ-insights/2 --baseline models:/occ-insights/1 \
-        --dump data/raw/posts.jsonl --dataset data/dataset [--posts 20000] [--naive-posts 2000]
+        --dump data/new_dump/posts.jsonl --dataset data/dataset [--posts 20000] [--naive-posts 2000] \
+        [--large-dump big/posts.jsonl [--large-only]]
 
 Baseline (named): `transformers.pipeline("text-classification")` over the same encoder (all-MiniLM-L6-v2 with a
 classification head) and the same posts, at batch size 1 and 32 (`top_k=None`: every label's score, as
@@ -53,15 +54,16 @@ def naive_pipeline_rate(texts: list[str], batch_size: int, n_labels: int) -> flo
     return len(texts) / (time.perf_counter() - start)
 
 
-def occ_score_rate(dump: Path, model: str, precision: str, work: Path, posts: int) -> tuple[float, float, dict]:
-    subset = work / f"dump-{posts}.jsonl"
+def occ_score_rate(dump: Path, model: str, precision: str, work: Path, posts: int | None) -> tuple[float, float, dict]:
+    """Run `occ score` as a user would (a child process) on the first `posts` rows of `dump` (all if None)."""
+    subset = dump if posts is None else work / f"dump-{posts}.jsonl"
     if not subset.exists():
         with open(dump, encoding="utf-8") as src, open(subset, "w", encoding="utf-8") as dst:
             for i, line in enumerate(src):
                 if i >= posts:
                     break
                 dst.write(line)
-    out = work / f"scored-{model.replace('/', '_').replace(':', '')}-{precision}"
+    out = work / f"scored-{model.replace('/', '_').replace(':', '')}-{precision}-{posts or 'all'}"
     log = work / f"{out.name}.log"
     start = time.perf_counter()
     with open(log, "w", encoding="utf-8") as stdout, open(log.with_suffix(".err"), "w", encoding="utf-8") as stderr:
@@ -108,6 +110,9 @@ def main() -> None:
     parser.add_argument("--naive-posts", type=int, default=2000)
     parser.add_argument("--precisions", default="fp32,bf16,int8")
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--large-dump", type=Path, default=None,
+                        help="also score this whole dump (e.g. 1,000,000 posts) with each model: peak RSS at scale")
+    parser.add_argument("--large-only", action="store_true", help="skip the 20,000-post comparison")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from models.tracking import configure_tracking
@@ -116,6 +121,14 @@ def main() -> None:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="occ-bench-score-"))
     work.mkdir(parents=True, exist_ok=True)
     precisions = args.precisions.split(",")
+
+    if args.large_dump:
+        for name, model in (("baseline", args.baseline), ("transformer", args.transformer)):
+            rate, peak, summary = occ_score_rate(args.large_dump, model, "default", work, None)
+            print(f"large dump, {name} ({model}, default precision): {summary['rows_read']:,} rows, {rate:,.0f} posts/s "
+                  f"end to end, peak RSS {peak:,.0f} MB", flush=True)
+    if args.large_only:
+        return
 
     texts = read_texts(args.dump, args.naive_posts)
     from models.registry import load_pinned, pin
