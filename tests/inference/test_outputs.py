@@ -1,0 +1,57 @@
+"""The column-wise scored table must say exactly what the per-row `models.tasks.decide` says."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import numpy as np
+import pyarrow as pa
+
+from inference.outputs import scored_schema, scored_table
+from labeling.schema import INGESTED_SCHEMA
+from models.tasks import TaskSpec, decide
+
+SPECS = [
+    TaskSpec("tone", "single", ("neg", "neu", "pos")),
+    TaskSpec("topics", "multi", ("cost", "dosing", "safety")),
+    TaskSpec("ae", "binary", ("no", "yes"), positive="yes"),
+]
+THRESHOLDS = {"topics": [0.5, 0.3, 0.7], "ae": [0.2]}
+
+
+def _rows(n: int) -> list[dict]:
+    base = {field.name: None for field in INGESTED_SCHEMA}
+    return [{**base, "post_id": f"p{i}", "text": f"post {i}", "products": []} for i in range(n)]
+
+
+def test_scored_table_matches_per_row_decisions_and_scores() -> None:
+    rng = np.random.default_rng(0)
+    n = 257
+    single = rng.dirichlet(np.ones(3), n)
+    multi = rng.random((n, 3))
+    multi[:40] = 0.01  # rows with no label at all, first and ...
+    multi[-3:] = 0.01  # ... last: list offsets must still line up
+    ae = rng.dirichlet(np.ones(2), n)
+    proba = {"tone": single, "topics": multi, "ae": ae}
+    provenance = {"model_name": "m", "model_version": "7", "model_run_id": "r",
+                  "scored_at": datetime(2026, 1, 1, tzinfo=timezone.utc)}
+    table = scored_table(_rows(n), SPECS, proba, THRESHOLDS, provenance)
+    assert table.schema.equals(scored_schema(SPECS))
+    assert table.num_rows == n
+    for spec in SPECS:
+        assert table.column(spec.name).to_pylist() == decide(spec, proba[spec.name], THRESHOLDS.get(spec.name))
+        scores = table.column(f"{spec.name}_scores").to_pylist()
+        expected = np.round(proba[spec.name], 6).astype(np.float32)
+        for got, want in zip(scores, expected):
+            assert list(got) == list(spec.labels)
+            assert np.array_equal(np.array(list(got.values()), dtype=np.float32), want)
+    assert table.column("topics").to_pylist()[:40] == [[]] * 40
+    assert set(table.column("model_version").to_pylist()) == {"7"}
+    assert table.column("post_id").to_pylist() == [f"p{i}" for i in range(n)]
+
+
+def test_scored_table_of_no_rows_is_empty_but_typed() -> None:
+    proba = {"tone": np.zeros((0, 3)), "topics": np.zeros((0, 3)), "ae": np.zeros((0, 2))}
+    table = scored_table([], SPECS, proba, THRESHOLDS, {"model_name": "m"})
+    assert table.num_rows == 0 and table.schema.equals(scored_schema(SPECS))
+    assert isinstance(table.column("topics").type, pa.ListType)
