@@ -12,6 +12,7 @@ up from validation if it is smaller) for the configured epochs, and the wall tim
 from __future__ import annotations
 
 import argparse
+import logging
 import time
 from pathlib import Path
 
@@ -45,6 +46,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="override transformer.epochs")
     parser.add_argument("--finetune-only", action="store_true", help="only time the fine-tune on --finetune-posts")
     args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")  # epoch lines
     params = load_params(args.params)
     data, taxonomy = load_dataset_dir(args.dataset)
     specs = task_specs(taxonomy_from_dict(taxonomy))
