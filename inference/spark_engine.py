@@ -255,35 +255,11 @@ class WriteParts:
 # --------------------------------------------------------------------------------------------- driver side
 
 
-def spark_type(arrow_type: pa.DataType) -> Any:
-    """The Spark SQL type for the Arrow types these schemas use (declared outputs of mapInArrow)."""
-    from pyspark.sql import types as T
-
-    if pa.types.is_string(arrow_type):
-        return T.StringType()
-    if pa.types.is_int32(arrow_type):
-        return T.IntegerType()
-    if pa.types.is_int64(arrow_type):
-        return T.LongType()
-    if pa.types.is_float32(arrow_type):
-        return T.FloatType()
-    if pa.types.is_float64(arrow_type):
-        return T.DoubleType()
-    if pa.types.is_timestamp(arrow_type):
-        return T.TimestampType()
-    if pa.types.is_map(arrow_type):
-        return T.MapType(spark_type(arrow_type.key_type), spark_type(arrow_type.item_type))
-    if pa.types.is_list(arrow_type):
-        return T.ArrayType(spark_type(arrow_type.value_type))
-    if pa.types.is_struct(arrow_type):
-        return spark_schema(pa.schema(list(arrow_type)))
-    raise TypeError(f"no Spark type for Arrow type {arrow_type}")
-
-
 def spark_schema(schema: pa.Schema) -> Any:
-    from pyspark.sql import types as T
+    """The Spark schema for an Arrow one (declared outputs of mapInArrow), by pyspark's own Arrow mapping."""
+    from pyspark.sql.pandas.types import from_arrow_schema
 
-    return T.StructType([T.StructField(f.name, spark_type(f.type), f.nullable) for f in schema])
+    return from_arrow_schema(schema)
 
 
 def udf_result_type(specs: Sequence[TaskSpec]) -> Any:
