@@ -36,7 +36,7 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from models import thresholds as thr
-from models.tasks import UNLABELED, TaskSpec, decide, default_thresholds
+from models.tasks import UNLABELED, TaskSpec, decide, default_thresholds, read_artifact_meta
 
 logger = logging.getLogger(__name__)
 
@@ -766,14 +766,7 @@ class TfidfMultiTaskClassifier(BaseEstimator):
         """
         directory = Path(directory)
         meta_path = directory / META_FILE
-        if not meta_path.is_file():
-            raise FileNotFoundError(f"{meta_path} not found: expected a directory written by {cls.__name__}.save")
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if meta.get("format") != ARTIFACT_FORMAT or meta.get("format_version") != ARTIFACT_FORMAT_VERSION:
-            raise ValueError(
-                f"{meta_path}: expected format {ARTIFACT_FORMAT!r} version {ARTIFACT_FORMAT_VERSION}, found "
-                f"{meta.get('format')!r} version {meta.get('format_version')!r}"
-            )
+        meta = read_artifact_meta(meta_path, ARTIFACT_FORMAT, ARTIFACT_FORMAT_VERSION, cls.__name__)
         saved = str(meta.get("sklearn_version", "unknown"))
         if _major_minor(saved) != _major_minor(sklearn.__version__):
             warnings.warn(

@@ -11,7 +11,9 @@ Conventions (one place, so the baseline, the transformer, evaluation and scoring
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -83,3 +85,18 @@ def decide_indices(spec: TaskSpec, proba: np.ndarray, thresholds: Sequence[float
         pos = spec.positive_index
         return np.where(proba[:, pos] >= cut, pos, 1 - pos)
     return proba.argmax(axis=1)
+
+
+def read_artifact_meta(meta_path: Path, fmt: str, version: int, writer: str) -> dict[str, Any]:
+    """The JSON metadata of a saved model folder, after checking it is the format this code reads.
+
+    Shared by every model family so that a wrong folder or an old format fails the same, readable way
+    before any weights or pickles are touched.
+    """
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"{meta_path} not found: expected a folder written by {writer}.save")
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    if meta.get("format") != fmt or meta.get("format_version") != version:
+        raise ValueError(f"{meta_path}: expected format {fmt!r} version {version}, found "
+                         f"{meta.get('format')!r} version {meta.get('format_version')!r}")
+    return meta

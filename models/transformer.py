@@ -39,7 +39,8 @@ from models.encoder import (
     load_tokenizer,
     quiet_hub_progress,
 )
-from models.tasks import UNLABELED, TaskSpec, decide, decide_indices, default_thresholds, labeled_mask
+from models.tasks import (UNLABELED, TaskSpec, decide, decide_indices, default_thresholds, labeled_mask,
+                          read_artifact_meta)
 
 logger = logging.getLogger(__name__)
 
@@ -814,13 +815,7 @@ class TransformerClassifier:
     def load(cls, directory: str | Path) -> "TransformerClassifier":
         """Restore a saved classifier fully offline; it scores exactly like the one that was saved."""
         folder = Path(directory)
-        meta_path = folder / _CLASSIFIER_FILE
-        if not meta_path.is_file():
-            raise FileNotFoundError(f"{str(folder)!r} is not a saved TransformerClassifier: {_CLASSIFIER_FILE} is missing")
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if meta.get("format") != ARTIFACT_FORMAT or meta.get("format_version") != ARTIFACT_VERSION:
-            raise ValueError(f"unsupported artifact in {str(folder)!r}: format {meta.get('format')!r} version "
-                             f"{meta.get('format_version')!r}, expected {ARTIFACT_FORMAT!r} version {ARTIFACT_VERSION}")
+        meta = read_artifact_meta(folder / _CLASSIFIER_FILE, ARTIFACT_FORMAT, ARTIFACT_VERSION, cls.__name__)
         tasks = [TaskSpec.from_dict(t) for t in meta["tasks"]]
         config = TransformerConfig.from_dict(meta["config"])
         encoder_dir = folder / _ENCODER_SUBDIR
