@@ -64,8 +64,8 @@ def run_ingest(dump: Path, out: Path, products: Path, extra_env: dict[str, str] 
 
 def profile_pipeline(dump: Path, products: Path, sample: int = 50000) -> str:
     from labeling.ingest import IngestConfig, PostPipeline
-    from labeling.products import load_products
-    from labeling.readers import read_jsonl
+    from labeling.ingest.products import load_products
+    from labeling.ingest.readers import read_jsonl
 
     pipeline = PostPipeline(IngestConfig(), products=load_products(products))
     records = []

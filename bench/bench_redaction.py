@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from labeling.redact import (  # noqa: E402
+from labeling.ingest.redaction import (  # noqa: E402
     NER_SCORE_THRESHOLD,
     PRESIDIO_ENTITY_KINDS,
     Redactor,

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from labeling.demo_data import generate_demo  # noqa: E402
+from labeling.demo.generator import generate_demo  # noqa: E402
 from labeling.taxonomy import Taxonomy, load_taxonomy  # noqa: E402
 
 ANNOTATOR_PRIORITY = ("ann_a", "ann_b", "ann_c")

@@ -1,6 +1,6 @@
 """Does the gap ranking find the demo's planted rising gaps? Checked on TRUE labels, so no model is needed.
 
-Generates the demo corpus (`labeling.demo_data.generate_demo`), turns posts.jsonl + true_labels.csv into a scored
+Generates the demo corpus (`labeling.demo.generator.generate_demo`), turns posts.jsonl + true_labels.csv into a scored
 directory exactly as `occ score` lays it out (scores/part-*.parquet with the scored schema, _manifest.json),
 runs the report's aggregation and prints the ten top-ranked gaps next to the planted ones (ground_truth.json).
 Confidences are synthetic (true labels get 0.6..1.0, others 0..0.4) only so that example picking has an order.
@@ -29,14 +29,14 @@ sys.path.insert(0, str(ROOT))
 
 import pyarrow as pa  # noqa: E402
 
-from labeling.atomic import write_json_atomic  # noqa: E402
-from labeling.demo_data import generate_demo  # noqa: E402
+from common.atomic import write_json_atomic  # noqa: E402
+from labeling.demo.generator import generate_demo  # noqa: E402
 from labeling.params import load_params, section  # noqa: E402
 from labeling.taxonomy import load_taxonomy  # noqa: E402
-from inference.insights import (ReportConfig, choose_rank_period, gap_table, load_posts, open_scored_run,  # noqa: E402
+from inference.insights.gaps import (ReportConfig, choose_rank_period, gap_table, load_posts, open_scored_run,  # noqa: E402
                                 ranked_gaps, select_products)
-from inference.network import analyze_leaders  # noqa: E402
-from inference.outputs import scored_schema  # noqa: E402
+from inference.insights.network import analyze_leaders  # noqa: E402
+from inference.scoring.outputs import scored_schema  # noqa: E402
 from models.tasks import specs_from_taxonomy_dict  # noqa: E402
 
 
@@ -155,7 +155,7 @@ def main() -> int:
             label = "decoy " if (product, topic) in decoys else ""
             print("  " + " ".join(f"{r:>8}" for r in ranks) + f"   {label}{product} {topic}")
     if args.html:
-        from inference.report import build_report
+        from inference.insights.report import build_report
 
         summary = build_report(scored, work / "report", config)
         print(f"\nHTML report: {work / 'report' / 'report.html'} ({summary['seconds']}s)")

@@ -9,14 +9,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from labeling.cli import fail as _fail
-from labeling.params import load_params, section
+from common.cli import ParamsOption, user_errors
+from common.settings import load_settings
 
 app = typer.Typer(no_args_is_help=True)
 logger = logging.getLogger(__name__)
-
-ParamsOption = Annotated[Optional[Path], typer.Option("--params", help="params.yaml to read (default: ./params.yaml).")]
-
 
 
 @app.command("score")
@@ -27,7 +24,7 @@ def score_command(
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Posts per forward pass.")] = None,
     engine: Annotated[str, typer.Option("--engine", help="local | spark")] = "local",
     spark_master: Annotated[Optional[str], typer.Option("--spark-master", help="Spark master URL (default local[*]).")] = None,
-    precision: Annotated[Optional[str], typer.Option("--precision", help="default | fp32 | bf16 | int8 (transformer models).")] = None,
+    precision: Annotated[Optional[str], typer.Option("--precision", help="auto | fp32 | bf16 | int8 (transformer models; auto = bf16 where the CPU has it natively).")] = None,
     mapping: Annotated[Optional[str], typer.Option("--mapping", help="Column mapping: YAML path or built-in name.")] = None,
     products: Annotated[Optional[Path], typer.Option("--products", help="Product dictionary (default: the one inside the model).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue a stopped run in --out from its last completed chunk.")] = False,
@@ -35,46 +32,34 @@ def score_command(
     params_file: ParamsOption = None,
 ) -> None:
     """Score post dumps with one pinned model version; resumable; local or on Spark."""
-    from labeling.ingest import IngestConfig
-    from labeling.mapping import MappingError, load_mapping
-    from labeling.products import ProductDictionaryError, load_products
-    from labeling.readers import InputError
-    from models.artifact import ArtifactError
-    from models.registry import ModelRefError
-    from models.tracking import TrackingError, check_reachable, configure_tracking
-    from inference.score import ScoreConfig, ScoreError
+    from labeling.ingest.mapping import load_mapping
+    from labeling.ingest.products import load_products
+    from models.tracking import check_reachable, configure_tracking
+    from inference.scoring.run import ScoreError
 
-    params = load_params(params_file)
-    settings = dict(section(params, "score"))
-    if batch_size is not None:
-        settings["batch_size"] = batch_size
-    if precision is not None:
-        settings["precision"] = precision
-    name = section(params, "registry").get("model_name", "occ-insights")
-    uri = model or f"models:/{name}@champion"
-    try:
-        config = ScoreConfig.from_dict(settings)
-        ingest_config = IngestConfig.from_dict(section(params, "ingest"))
+    with user_errors():
+        settings = load_settings(params_file)
+        overrides = {k: v for k, v in (("batch_size", batch_size), ("precision", precision)) if v is not None}
+        if overrides:
+            settings = settings.replace("score", **overrides)
+        uri = model or f"models:/{settings.registry.model_name}@champion"
         column_mapping = load_mapping(mapping)
         dictionary = load_products(products) if products else None
         configure_tracking()
         check_reachable()
         if engine == "local":
-            from inference.score import score
+            from inference.scoring.run import score
 
-            manifest = score(inputs, out, uri, config, ingest_config, column_mapping, dictionary, resume=resume)
+            manifest = score(inputs, out, uri, settings, mapping=column_mapping, products=dictionary, resume=resume)
         elif engine == "spark" and resume:
             raise ScoreError("--resume works with the local engine only; rerun a stopped Spark job into a new --out")
         elif engine == "spark":
-            from inference.spark_engine import score_spark
+            from inference.scoring.spark import score_spark
 
-            manifest = score_spark(inputs, out, uri, config, ingest_config, column_mapping, dictionary,
+            manifest = score_spark(inputs, out, uri, settings, mapping=column_mapping, products=dictionary,
                                    master=spark_master or "local[*]")
         else:
             raise ScoreError(f"unknown --engine {engine!r}; use local or spark")
-    except (InputError, MappingError, ProductDictionaryError, ArtifactError, ModelRefError, TrackingError, ScoreError,
-            ValueError) as exc:
-        raise _fail(str(exc))
     counts, timings = manifest["counts"], manifest["timings"]
     typer.echo(f"{counts['rows_read']} rows read: {counts['rows_scored']} scored, {counts['rows_quarantined']} quarantined, "
                f"{counts['duplicates_dropped']} duplicates dropped "
@@ -100,19 +85,14 @@ def report_command(
     params_file: ParamsOption = None,
 ) -> None:
     """Rank evidence gaps per product (Phase IV priorities), find opinion leaders, write a self-contained HTML report."""
-    from inference.insights import ReportConfig, ReportError
-    from inference.report import build_report
+    from inference.insights.report import build_report
 
-    params = load_params(params_file)
-    settings = dict(section(params, "report"))
-    if period is not None:
-        settings["period"] = period
     wanted = [p.strip() for value in (products or []) for p in value.split(",") if p.strip()] or None
-    try:
-        config = ReportConfig.from_dict(settings, section(params, "score").get("safety_task", "adverse_event"))
-        summary = build_report(scored_dir, out, config, wanted)
-    except (ReportError, ValueError) as exc:
-        raise _fail(str(exc))
+    with user_errors():
+        settings = load_settings(params_file)
+        if period is not None:
+            settings = settings.replace("report", period=period)
+        summary = build_report(scored_dir, out, settings.report, wanted, settings.safety.task)
     typer.echo(f"{summary['posts']} posts, {len(summary['products'])} products, ranked period "
                f"{summary['rank_period'] or 'none'}: {len(summary['top_gaps'])} gaps ranked -> {out / 'report.html'}")
     for gap in summary["top_gaps"][:5]:
@@ -120,5 +100,7 @@ def report_command(
                    f"({gap['posts']} posts, growth x{gap['growth']:.2f})")
     for note in summary["notes"]:
         typer.echo(f"note: {note}")
+    if summary.get("safety"):
+        typer.echo(f"safety: {summary['safety']['sentence']}")
     if as_json:
         typer.echo(json.dumps(summary, sort_keys=True, default=str))

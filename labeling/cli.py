@@ -9,18 +9,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from labeling.params import load_params, section
+from common.cli import ParamsOption, fail, user_errors
+from common.settings import load_settings
 
 app = typer.Typer(no_args_is_help=True)
 logger = logging.getLogger(__name__)
-
-ParamsOption = Annotated[Optional[Path], typer.Option("--params", help="params.yaml to read (default: ./params.yaml).")]
-
-
-def fail(message: str, code: int = 2) -> typer.Exit:
-    """One readable line on stderr and a non-zero exit (no traceback for a user error)."""
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
 
 
 @app.command("ingest")
@@ -34,22 +27,15 @@ def ingest_command(
     params_file: ParamsOption = None,
 ) -> None:
     """Validate, quarantine, de-duplicate, redact and tag product mentions in post dumps."""
-    from labeling.ingest import IngestConfig, ingest
-    from labeling.mapping import MappingError, load_mapping
-    from labeling.products import ProductDictionaryError, load_products
-    from labeling.readers import InputError
-    from labeling.redact import RedactionError
+    from labeling.ingest.mapping import load_mapping
+    from labeling.ingest.products import load_products
+    from labeling.ingest.run import ingest
 
-    try:
-        settings = dict(section(load_params(params_file), "ingest"))
+    with user_errors():
+        settings = load_settings(params_file)
         if redaction:
-            settings["redaction"] = redaction
-        config = IngestConfig.from_dict(settings)
-        column_mapping = load_mapping(mapping)
-        dictionary = load_products(products)
-        stats = ingest(inputs, out, config, column_mapping, dictionary)
-    except (InputError, MappingError, ProductDictionaryError, RedactionError, ValueError) as exc:
-        raise fail(str(exc))
+            settings = settings.replace("ingest", redaction=redaction)
+        stats = ingest(inputs, out, settings.ingest, load_mapping(mapping), load_products(products))
     summary = stats.to_dict()
     typer.echo(
         f"{summary['rows_read']} rows read: {summary['rows_written']} written, "
@@ -75,14 +61,16 @@ def demo_data_command(
     params_file: ParamsOption = None,
 ) -> None:
     """Write a realistic synthetic post dump with annotations, for running the product end to end offline."""
-    from labeling.demo_data import generate_demo
+    from labeling.demo.generator import generate_demo
 
-    settings = section(load_params(params_file), "demo")
-    n_posts = posts if posts is not None else int(settings.get("posts", 20000))
+    with user_errors():
+        settings = load_settings(params_file).demo
+    n_posts = posts if posts is not None else settings.posts
     if n_posts < 1:
         raise fail("--posts must be at least 1")
-    summary = generate_demo(out, posts=n_posts, seed=seed if seed is not None else int(settings.get("seed", 13)),
-                            labeled_fraction=float(settings.get("labeled_fraction", 0.3)))
+    with user_errors():
+        summary = generate_demo(out, posts=n_posts, seed=seed if seed is not None else settings.seed,
+                                labeled_fraction=settings.labeled_fraction)
     typer.echo(f"wrote {summary.posts} posts by {summary.authors} authors, {summary.annotations} annotations "
                f"on {summary.labeled_posts} posts into {out}")
 
@@ -92,12 +80,10 @@ def taxonomy_command(
     path: Annotated[Optional[Path], typer.Argument(help="Taxonomy YAML to validate (default: the packaged one).")] = None,
 ) -> None:
     """Validate a taxonomy file and print its tasks and labels."""
-    from labeling.taxonomy import TaxonomyError, load_taxonomy
+    from labeling.taxonomy import load_taxonomy
 
-    try:
+    with user_errors():
         taxonomy = load_taxonomy(path)
-    except TaxonomyError as exc:
-        raise fail(str(exc))
     typer.echo(f"taxonomy version {taxonomy.version}")
     for task in taxonomy.tasks:
         typer.echo(f"  {task.name} ({task.kind}): {', '.join(task.label_names)}")

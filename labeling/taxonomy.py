@@ -13,10 +13,12 @@ from typing import Any
 
 import yaml
 
+from common.errors import OccError
+
 TASK_KINDS = ("single", "multi", "binary")
 
 
-class TaxonomyError(ValueError):
+class TaxonomyError(OccError, ValueError):
     """The taxonomy file is malformed; the message names the problem and the fix."""
 
 

@@ -11,7 +11,6 @@ of a multi-label task) and `<task>_scores` (every label's probability, in the ta
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,8 @@ from typing import Any, Mapping, Protocol, Sequence
 import numpy as np
 import pandas as pd
 
+from common.checksums import sha256_file
+from common.errors import OccError
 from models.tasks import TaskSpec, decide, specs_from_taxonomy_dict
 
 BUNDLE_META = "occ_model.json"
@@ -29,7 +30,7 @@ ARTIFACT_KEY = "occ_bundle"
 MODEL_KINDS = ("baseline", "transformer")
 
 
-class ArtifactError(RuntimeError):
+class ArtifactError(OccError, RuntimeError):
     """A model artifact is missing, corrupted or incompatible; the message says which and what to do."""
 
 
@@ -51,14 +52,6 @@ def _load_family(kind: str, directory: Path) -> MultiTaskModel:
 
         return TransformerClassifier.load(directory)
     raise ArtifactError(f"unknown model kind {kind!r}; expected one of {MODEL_KINDS}")
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _file_checksums(root: Path) -> dict[str, str]:
@@ -171,13 +164,13 @@ class OccPyfuncModel(_PythonModel):  # type: ignore[misc, valid-type]
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         params = params or {}
         batch_size = params.get("batch_size") or None
-        precision = params.get("precision")
-        precision = None if precision in (None, "", "default") else str(precision)
+        precision = params.get("precision")  # "auto" (older signatures: "default") resolves per machine
+        precision = None if precision in (None, "", "default", "auto") else str(precision)
         return self.bundle.predict_frame(model_input, batch_size=batch_size, precision=precision)
 
 
 def pip_requirements() -> list[str]:
-    """Pinned runtime requirements of the artifact (inference guessed wrong for sklearn models: STACK.md)."""
+    """Pinned runtime requirements of the artifact (MLflow guessed torch for a scikit-learn model; docs/PERFORMANCE.md)."""
     from importlib.metadata import version
 
     names = ["mlflow", "scikit-learn", "pandas", "numpy", "pyarrow", "joblib", "torch", "transformers", "tokenizers", "safetensors"]
@@ -200,7 +193,7 @@ def log_bundle(bundle_dir: str | Path, name: str = "model", input_example: pd.Da
     example = input_example if input_example is not None else pd.DataFrame(
         {"text": ["Any long-term safety data for this drug in CKD patients?"]})
     output = bundle.predict_frame(example)
-    default_params = {"batch_size": 64, "precision": "default"}
+    default_params = {"batch_size": 64, "precision": "auto"}
     signature = infer_signature(example[["text"]], output, params=default_params)
     return mlflow.pyfunc.log_model(
         name=name,

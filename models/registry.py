@@ -9,13 +9,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from common.errors import OccError
 from models.artifact import ModelBundle
 
 CHALLENGER = "challenger"
 CHAMPION = "champion"
 
 
-class ModelRefError(RuntimeError):
+class ModelRefError(OccError, RuntimeError):
     """The model cannot be resolved or loaded; the message names the URI and the fix."""
 
 

@@ -42,22 +42,18 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from common.settings import THRESHOLD_STRATEGIES, ThresholdSettings
 from models.tasks import UNLABELED, TaskSpec
 
 logger = logging.getLogger(__name__)
 
-STRATEGIES = ("fixed", "tuned", "shrunk")
+STRATEGIES = THRESHOLD_STRATEGIES
 """`fixed`: always 0.5; `tuned`: the raw F1-optimal cut; `shrunk`: bagged cut shrunk toward the prevalence
-anchor (see the module docstring)."""
+anchor (see the module docstring). The policy itself is `common.settings.ThresholdSettings`."""
 
 ANCHOR = 0.5
 """The threshold used when validation has no positive at all, and by the `fixed` strategy."""
 
-DEFAULT_STRATEGY = "shrunk"
-DEFAULT_MIN_POSITIVES = 3
-DEFAULT_CLIP: tuple[float, float] = (0.05, 0.95)
-DEFAULT_SHRINK = 10.0
-DEFAULT_N_BOOT = 100
 RECALL_MIN_POSITIVES = 100
 """Below this many validation positives a recall target is met only on average: on the public corpora a 0.95
 target gave test recall >= 0.945 in every split with ~430 validation positives, but down to 0.83 with ~20."""
@@ -159,7 +155,7 @@ def guard_recall_threshold(scores: np.ndarray, y: np.ndarray, threshold: float, 
     return guard, reason
 
 
-def bagged_f1_threshold(scores: np.ndarray, y: np.ndarray, n_boot: int = DEFAULT_N_BOOT, seed: int = 0) -> float:
+def bagged_f1_threshold(scores: np.ndarray, y: np.ndarray, n_boot: int = 100, seed: int = 0) -> float:
     """Median of the F1-optimal thresholds of `n_boot` bootstrap resamples of (scores, y).
 
     Why: the F1 curve is flat and ragged near its maximum, so the single optimum jumps with the sample; the
@@ -194,22 +190,17 @@ def prevalence_threshold(scores: np.ndarray, y: np.ndarray) -> float:
 def tune_label(
     scores: np.ndarray,
     y: np.ndarray,
+    policy: ThresholdSettings = ThresholdSettings(),
     *,
-    strategy: str = DEFAULT_STRATEGY,
-    min_positives: int = DEFAULT_MIN_POSITIVES,
-    clip: tuple[float, float] = DEFAULT_CLIP,
-    shrink: float = DEFAULT_SHRINK,
-    n_boot: int = DEFAULT_N_BOOT,
     min_recall: float | None = None,
     anchor: str = "prevalence",
     name: str = "label",
 ) -> float:
-    """One label's threshold under `strategy` (see the module docstring); `min_recall` overrides the F1 rule.
+    """One label's threshold under `policy` (see the module docstring); `min_recall` overrides the F1 rule.
 
     `anchor="half"` shrinks toward 0.5 instead of the prevalence threshold; kept only so the benchmark can
     show why the prevalence anchor is the default.
     """
-    check_policy(strategy, min_positives, clip, shrink, n_boot)
     scores = np.asarray(scores, dtype=float)
     y = np.asarray(y).astype(bool)
     n_pos = int(y.sum())
@@ -222,33 +213,30 @@ def tune_label(
                 name, n_pos, spread, min_recall, RECALL_MIN_POSITIVES,
             )
         return recall_threshold(scores, y, min_recall)
-    if strategy == "fixed" or n_pos == 0:
+    if policy.strategy == "fixed" or n_pos == 0:
         return ANCHOR
-    if strategy == "tuned":
+    if policy.strategy == "tuned":
         return f1_optimal_threshold(scores, y)[0]
     if anchor not in ("prevalence", "half"):
         raise ValueError(f"anchor must be 'prevalence' or 'half', got {anchor!r}")
     start = prevalence_threshold(scores, y) if anchor == "prevalence" else ANCHOR
-    if n_pos < min_positives:
-        logger.info("%s: %d validation positives (< %d): using the anchor threshold %.3f", name, n_pos, min_positives, start)
+    if n_pos < policy.min_positives:
+        logger.info("%s: %d validation positives (< %d): using the anchor threshold %.3f", name, n_pos,
+                    policy.min_positives, start)
         cut = start
     else:
-        weight = n_pos / (n_pos + shrink) if shrink > 0 else 1.0
-        cut = start + (bagged_f1_threshold(scores, y, n_boot) - start) * weight
-    return float(np.clip(cut, clip[0], clip[1]))
+        weight = n_pos / (n_pos + policy.shrink) if policy.shrink > 0 else 1.0
+        cut = start + (bagged_f1_threshold(scores, y, policy.n_boot) - start) * weight
+    return float(np.clip(cut, policy.clip[0], policy.clip[1]))
 
 
 def tune_thresholds(
     spec: TaskSpec,
     proba_val: np.ndarray,
     y_val: np.ndarray,
+    policy: ThresholdSettings = ThresholdSettings(),
     min_recall: float | None = None,
     *,
-    strategy: str = DEFAULT_STRATEGY,
-    min_positives: int = DEFAULT_MIN_POSITIVES,
-    clip: tuple[float, float] = DEFAULT_CLIP,
-    shrink: float = DEFAULT_SHRINK,
-    n_boot: int = DEFAULT_N_BOOT,
     anchor: str = "prevalence",
 ) -> list[float]:
     """Thresholds for one `multi` or `binary` task, in the `models.tasks` convention.
@@ -257,8 +245,9 @@ def tune_thresholds(
         spec: the task (single tasks take the argmax and have no threshold: ValueError).
         proba_val: (n, L) validation probabilities in label order.
         y_val: validation targets in the `models.tasks` encoding; UNLABELED rows/entries are ignored.
+        policy: strategy and safeguards (`common.settings.ThresholdSettings`).
         min_recall: binary tasks only: recall target on the positive label.
-        strategy, min_positives, clip, shrink, n_boot, anchor: see the module docstring and `tune_label`.
+        anchor: see `tune_label`.
 
     Returns:
         One threshold per label (multi) or a one-element list for the positive label (binary).
@@ -271,15 +260,13 @@ def tune_thresholds(
         raise ValueError(
             f"task {spec.name!r}: expected probabilities of shape (n, {len(spec.labels)}), got {proba_val.shape}"
         )
-    policy = dict(strategy=strategy, min_positives=min_positives, clip=clip, shrink=shrink, n_boot=n_boot, anchor=anchor)
     if spec.kind == "binary":
         if y_val.shape != (proba_val.shape[0],):
             raise ValueError(f"task {spec.name!r}: expected targets of shape ({proba_val.shape[0]},), got {y_val.shape}")
         keep = y_val != UNLABELED
         pos = spec.positive_index
-        return [
-            tune_label(proba_val[keep, pos], y_val[keep] == pos, min_recall=min_recall, name=spec.name, **policy)
-        ]
+        return [tune_label(proba_val[keep, pos], y_val[keep] == pos, policy, min_recall=min_recall, anchor=anchor,
+                           name=spec.name)]
     if min_recall is not None:
         raise ValueError(f"task {spec.name!r}: min_recall applies to binary tasks only, this one is {spec.kind!r}")
     if y_val.shape != proba_val.shape:
@@ -287,7 +274,8 @@ def tune_thresholds(
     out = []
     for j, label in enumerate(spec.labels):
         keep = y_val[:, j] != UNLABELED
-        out.append(tune_label(proba_val[keep, j], y_val[keep, j] == 1, name=f"{spec.name}/{label}", **policy))
+        out.append(tune_label(proba_val[keep, j], y_val[keep, j] == 1, policy, anchor=anchor,
+                              name=f"{spec.name}/{label}"))
     return out
 
 
@@ -295,13 +283,8 @@ def tune_all(
     specs: Sequence[TaskSpec],
     proba_val: Mapping[str, np.ndarray],
     y_val: Mapping[str, np.ndarray],
+    policy: ThresholdSettings = ThresholdSettings(),
     min_recall: Mapping[str, float] | None = None,
-    *,
-    strategy: str = DEFAULT_STRATEGY,
-    min_positives: int = DEFAULT_MIN_POSITIVES,
-    clip: tuple[float, float] = DEFAULT_CLIP,
-    shrink: float = DEFAULT_SHRINK,
-    n_boot: int = DEFAULT_N_BOOT,
 ) -> dict[str, list[float]]:
     """Thresholds for every non-single task (the `thresholds_` dict of a model); tasks missing from `y_val`
     keep 0.5, since there is nothing to tune them on."""
@@ -315,10 +298,8 @@ def tune_all(
             logger.warning("no validation targets for task %r: keeping threshold %.2f", spec.name, ANCHOR)
             out[spec.name] = [ANCHOR] * (len(spec.labels) if spec.kind == "multi" else 1)
             continue
-        out[spec.name] = tune_thresholds(
-            spec, proba_val[spec.name], y_val[spec.name], min_recall.get(spec.name),
-            strategy=strategy, min_positives=min_positives, clip=clip, shrink=shrink, n_boot=n_boot,
-        )
+        out[spec.name] = tune_thresholds(spec, proba_val[spec.name], y_val[spec.name], policy,
+                                         min_recall.get(spec.name))
     return out
 
 
@@ -332,20 +313,3 @@ def check_min_recall(specs: Sequence[TaskSpec], min_recall: Mapping[str, float])
             raise ValueError(f"min_recall[{task!r}]: recall targets apply to binary tasks ({binary}), found {found}")
         if not 0.0 < float(target) <= 1.0:
             raise ValueError(f"min_recall[{task!r}] must be in (0, 1], got {target!r}")
-
-
-def check_policy(
-    strategy: str, min_positives: int, clip: tuple[float, float], shrink: float, n_boot: int = DEFAULT_N_BOOT
-) -> None:
-    """Raise a ValueError naming the first invalid threshold-policy setting."""
-    if strategy not in STRATEGIES:
-        raise ValueError(f"threshold strategy must be one of {STRATEGIES}, got {strategy!r}")
-    if min_positives < 0:
-        raise ValueError(f"min_positives must be >= 0, got {min_positives!r}")
-    lo, hi = clip
-    if not 0.0 <= lo < hi <= 1.0:
-        raise ValueError(f"clip must be (low, high) with 0 <= low < high <= 1, got {clip!r}")
-    if shrink < 0:
-        raise ValueError(f"shrink must be >= 0, got {shrink!r}")
-    if n_boot < 1:
-        raise ValueError(f"n_boot must be >= 1, got {n_boot!r}")

@@ -10,13 +10,15 @@ import logging
 import os
 from pathlib import Path
 
+from common.errors import OccError
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_DB = "mlflow.db"
 DEFAULT_ARTIFACTS = "mlartifacts"
 
 
-class TrackingError(RuntimeError):
+class TrackingError(OccError, RuntimeError):
     """The tracking server or store cannot be reached; the message names it and the fix."""
 
 

@@ -58,3 +58,25 @@ def write_dump(path: Path, n: int, seed: int = 1, bad: bool = True) -> Path:
             lines.append(json.dumps({"post_id": f"s{i}", "text": "duplicate id"}))
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def settings(**sections: dict) -> "Settings":
+    """The shipped settings with some keys changed, checked like a params file:
+    `settings(baseline={"min_df": 1}, safety={"task": "flag"})`."""
+    from common.settings import load_settings, settings_from_mapping
+
+    data = load_settings(ROOT / "params.yaml").to_dict()
+    for name, changes in sections.items():
+        data[name] = {**data[name], **changes}
+    return settings_from_mapping(data, "test settings")
+
+
+def write_params(path: Path, **sections: dict) -> Path:
+    """A params.yaml for CLI tests: the shipped settings with some keys changed."""
+    import yaml
+
+    path.write_text(yaml.safe_dump(settings(**sections).to_dict(), sort_keys=False), encoding="utf-8")
+    return path

@@ -1,7 +1,8 @@
-"""Imports flow one way: labeling -> training -> models(artifact) -> inference (STYLE.md section 1).
+"""Imports flow one way (docs/ARCHITECTURE.md): posts -> labeling -> training -> models -> inference.
 
-labeling and models import nothing internal; training may use labeling and models; inference may use
-labeling and models but never training (a scoring job must not depend on training code).
+common (settings, errors, atomic writes, progress) imports nothing of the project and everyone may import it;
+labeling and models import only common; training may use labeling and models; inference may use labeling
+and models but never training (a scoring job must not depend on training code).
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("labeling", "training", "models", "inference")
+PACKAGES = ("common", "labeling", "training", "models", "inference")
 ALLOWED = {
-    "labeling": set(),
-    "models": set(),
-    "training": {"labeling", "models"},
-    "inference": {"labeling", "models"},
+    "common": set(),
+    "labeling": {"common"},
+    "models": {"common"},
+    "training": {"common", "labeling", "models"},
+    "inference": {"common", "labeling", "models"},
 }
 
 
@@ -49,7 +51,7 @@ def test_package_imports_only_what_it_may(package: str) -> None:
 
 def test_checker_catches_a_forbidden_import(tmp_path: Path) -> None:
     module = tmp_path / "bad.py"
-    module.write_text("from training.cli import app\nimport inference.score\n", encoding="utf-8")
+    module.write_text("from training.cli import app\nimport inference.scoring.run\n", encoding="utf-8")
     assert internal_imports(module) == {"training", "inference"}
 
 

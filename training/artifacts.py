@@ -7,6 +7,7 @@ from typing import Any, Mapping, Sequence
 
 from models.tasks import TaskSpec
 from training.metrics import mean_macro_f1, metrics_table
+from training.safety import SafetyOutcome
 
 
 def confusion_pngs(specs: Sequence[TaskSpec], metrics: Mapping[str, Mapping[str, Any]], out_dir: Path) -> list[Path]:
@@ -49,8 +50,10 @@ def per_label_report(metrics: Mapping[str, Mapping[str, Any]]) -> str:
 
 
 def model_card(kind: str, taxonomy: Mapping[str, Any], dataset_meta: Mapping[str, Any], config: Mapping[str, Any],
-               metrics: Mapping[str, Mapping[str, Any]], thresholds: Mapping[str, Sequence[float]]) -> str:
+               metrics: Mapping[str, Mapping[str, Any]], thresholds: Mapping[str, Sequence[float]],
+               safety: SafetyOutcome | None = None) -> str:
     sizes = dataset_meta.get("sizes", {})
+    safety_section = "No safety task in this taxonomy (settings `safety.task`)." if safety is None else _safety_lines(safety, metrics)
     return f"""# occ-insights model card ({kind})
 
 ## Intended use
@@ -74,6 +77,9 @@ Mean macro-F1: {mean_macro_f1(metrics):.3f}. Per-label scores: `per_label_report
 ## Decision thresholds (tuned on validation)
 {chr(10).join(f'- {task}: {", ".join(f"{t:.2f}" for t in values)}' for task, values in thresholds.items()) or '- argmax only'}
 
+## Safety operating point
+{safety_section}
+
 ## Configuration
 {chr(10).join(f'- {k}: {v}' for k, v in sorted(config.items()))}
 
@@ -83,3 +89,17 @@ Mean macro-F1: {mean_macro_f1(metrics):.3f}. Per-label scores: `per_label_report
 - The demo corpus is synthetic: its scores say the pipeline works, not that the recipe works on real text.
 - Labels with few examples have unstable scores; thresholds for them stay near 0.5 by design.
 """
+
+
+def _safety_lines(safety: SafetyOutcome, metrics: Mapping[str, Mapping[str, Any]]) -> str:
+    test = metrics.get(safety.task, {})
+    lines = [f"- {safety.sentence()}."]
+    if "recall_at_threshold" in test:
+        lines.append(f"- Frozen test split: recall {test['recall_at_threshold']:.3f}, precision "
+                     f"{test['precision_at_threshold']:.3f}, {test['flag_share']:.1%} of posts flagged "
+                     f"({test['positive_share']:.1%} positive).")
+    if not safety.target_met:
+        lines.append("- **The recall target is not met**: the safety team receives fewer of the adverse events than "
+                     "promised. Label more positives, review the label noise, or train a stronger model.")
+    return "\n".join(lines)
+

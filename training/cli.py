@@ -10,50 +10,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from labeling.cli import fail as _fail
-from labeling.params import load_params, section
+from common.cli import ParamsOption, user_errors
+from common.settings import load_settings
+from training.data import build_dataset_from
 
 app = typer.Typer(no_args_is_help=True)
 logger = logging.getLogger(__name__)
 
-ParamsOption = Annotated[Optional[Path], typer.Option("--params", help="params.yaml to read (default: ./params.yaml).")]
 DEFAULT_DATASET = Path("data/dataset")
-
-
-
-def _user_errors() -> tuple[type[BaseException], ...]:
-    from labeling.dataset import DatasetError
-    from labeling.products import ProductDictionaryError
-    from labeling.taxonomy import TaxonomyError
-    from models.artifact import ArtifactError
-    from models.tracking import TrackingError
-    from training.registry import RegistryError
-    from training.train import TrainingError
-
-    return (DatasetError, TaxonomyError, ProductDictionaryError, TrainingError, RegistryError, ArtifactError,
-            TrackingError, ValueError)
-
-
-def build_dataset_from(labels: Path, posts: Optional[Path], taxonomy_path: Optional[Path], out: Path,
-                       frozen_test: Optional[Path], params: dict) -> dict:
-    """Annotations (+ ingested posts) or a user's own labeled table -> a saved DatasetDict."""
-    from labeling.dataset import (DatasetConfig, adjudicate, attach_to_kept_posts, build_dataset, own_labels_table,
-                                  read_annotations, read_duplicate_map, read_posts)
-    from labeling.redact import Redactor
-    from labeling.taxonomy import load_taxonomy
-
-    taxonomy = load_taxonomy(taxonomy_path)
-    config = DatasetConfig.from_dict(section(params, "dataset"))
-    if posts is not None:
-        annotations = attach_to_kept_posts(read_annotations(labels), read_duplicate_map(posts))
-        gold, report = adjudicate(annotations, taxonomy)
-        logger.info("gold labels: %s", json.dumps(report.to_dict()))
-        post_table = read_posts(posts)
-    else:
-        post_table, gold = own_labels_table(labels, taxonomy)
-        redactor = Redactor(section(params, "ingest").get("redaction", "fast"))
-        post_table["text"] = [redactor.redact(t)[0] for t in post_table["text"]]  # own tables were never ingested
-    return build_dataset(post_table, gold, taxonomy, config, out, frozen_test)
 
 
 @app.command("dataset")
@@ -66,12 +30,10 @@ def dataset_command(
     params_file: ParamsOption = None,
 ) -> None:
     """Adjudicate labels, split by author and save the dataset (the test split is frozen)."""
-    params = load_params(params_file)
-    frozen = frozen_test or Path(section(params, "dataset").get("frozen_test_file", "data/frozen_test_ids.txt"))
-    try:
-        meta = build_dataset_from(labels, posts, taxonomy, out, frozen, params)
-    except _user_errors() as exc:
-        raise _fail(str(exc))
+    with user_errors():
+        settings = load_settings(params_file)
+        frozen = frozen_test or Path(settings.dataset.frozen_test_file)
+        meta = build_dataset_from(labels, posts, taxonomy, out, frozen, settings)
     typer.echo(f"dataset saved to {out}: " + ", ".join(f"{k} {v}" for k, v in meta["sizes"].items())
                + (" (frozen test split reused)" if meta["frozen_test_reused"] else f" (test ids frozen in {frozen})"))
 
@@ -90,13 +52,13 @@ def train_command(
     params_file: ParamsOption = None,
 ) -> None:
     """Train, evaluate on the frozen test split, log to MLflow and register the version as `challenger`."""
-    from labeling.products import load_products
+    from labeling.ingest.products import load_products
     from models.tracking import check_reachable, configure_tracking
     from training.metrics import metrics_table
     from training.train import train_and_register
 
-    params = load_params(params_file)
-    try:
+    with user_errors():
+        settings = load_settings(params_file)
         uri = configure_tracking()
         check_reachable()
         dictionary = load_products(products)
@@ -105,12 +67,13 @@ def train_command(
             if labels is not None:
                 dataset_dir = Path(tmp) / "dataset"
                 frozen = labels.with_name(f"{labels.stem}.test_ids.txt")
-                build_dataset_from(labels, posts, taxonomy, dataset_dir, frozen, params)
-            result = train_and_register(model, dataset_dir, params, products=dictionary,
-                                        registered_model=registered_model, metrics_out=metrics_out)
-    except _user_errors() as exc:
-        raise _fail(str(exc))
+                build_dataset_from(labels, posts, taxonomy, dataset_dir, frozen, settings)
+            result = train_and_register(model, dataset_dir, settings, products=dictionary,
+                                        registered_model=registered_model, metrics_out=metrics_out,
+                                        lineage={"occ.labels": labels.name} if labels is not None else None)
     typer.echo(metrics_table(result.test_metrics))
+    if result.safety is not None:
+        typer.echo(f"safety: {result.safety.sentence()}")
     typer.echo(f"registered {result.model_name} version {result.version} ({', '.join(result.aliases)}) "
                f"from run {result.run_id} in {result.seconds:.0f}s; tracking: {uri}")
     if as_json:
@@ -126,28 +89,29 @@ def evaluate_command(
     params_file: ParamsOption = None,
 ) -> None:
     """Score the frozen test split with a registered model and print the metrics table."""
+    from common.atomic import write_json_atomic
     from models.tracking import check_reachable, configure_tracking
-    from training.config import RegistryConfig
     from training.metrics import mean_macro_f1, metrics_table
-    from training.registry import evaluate_uri
+    from training.registry import evaluate_uri, safety_note
 
-    params = load_params(params_file)
-    uri = model or f"models:/{RegistryConfig.from_params(params).model_name}@champion"
-    try:
+    with user_errors():
+        settings = load_settings(params_file)
+        uri = model or f"models:/{settings.registry.model_name}@champion"
         configure_tracking()
         check_reachable()
         metrics, info = evaluate_uri(uri, dataset)
-    except _user_errors() as exc:
-        raise _fail(str(exc))
     typer.echo(f"{info['model_uri']} ({info['kind']}) on the frozen test split of {dataset}:")
     typer.echo(metrics_table(metrics))
+    note = safety_note(info)
+    if note:
+        typer.echo(f"safety: {note}")
     summary = {"model": info, "mean_macro_f1": round(mean_macro_f1(metrics), 4),
                "tasks": {t: {k: v for k, v in m.items() if k != "confusion"} for t, m in metrics.items()}}
     if metrics_out is not None:
         metrics_out.parent.mkdir(parents=True, exist_ok=True)
-        metrics_out.write_text(json.dumps({"mean_macro_f1": summary["mean_macro_f1"],
-                                           **{f"{t}_macro_f1": round(m.get("macro_f1", float("nan")), 4) for t, m in metrics.items()},
-                                           "version": info["version"]}, indent=2) + "\n", encoding="utf-8")
+        write_json_atomic(metrics_out, {"mean_macro_f1": summary["mean_macro_f1"],
+                                        **{f"{t}_macro_f1": round(m.get("macro_f1", float("nan")), 4) for t, m in metrics.items()},
+                                        "version": info["version"]})
     if as_json:
         typer.echo(json.dumps(summary, sort_keys=True))
 
@@ -163,19 +127,18 @@ def promote_command(
 ) -> None:
     """Move `champion` to the challenger if it is not worse than the champion on the frozen test split."""
     from models.tracking import check_reachable, configure_tracking
-    from training.config import PromotionPolicy, RegistryConfig
     from training.registry import comparison_table, promote
 
-    params = load_params(params_file)
-    name = registered_model or RegistryConfig.from_params(params).model_name
-    try:
+    with user_errors():
+        settings = load_settings(params_file)
+        name = registered_model or settings.registry.model_name
         configure_tracking()
         check_reachable()
-        decision = promote(name, dataset, PromotionPolicy.from_params(params), force=force, reason=reason)
-    except _user_errors() as exc:
-        raise _fail(str(exc))
+        decision = promote(name, dataset, settings.promote, settings.safety, force=force, reason=reason)
     if decision.table:
         typer.echo(comparison_table(decision))
+    for note in decision.notes:
+        typer.echo(f"safety: {note}")
     verdict = "PROMOTED" if decision.promoted else "kept champion"
     typer.echo(f"{verdict}: challenger v{decision.challenger}, champion was v{decision.champion}: {decision.reason}")
     if as_json:

@@ -1,8 +1,10 @@
 """Evaluation metrics, computed once and sent both to MLflow and to DVC's metrics file.
 
-Per task: macro-F1 and micro-F1 over labels, per-label precision/recall/F1/support, and the expected
-calibration error (ECE) of the probabilities, which matters because reviewers and the safety export read
-probabilities, not just labels.
+Per task: macro-F1 (the one definition in `models.metrics`) and micro-F1 over labels, per-label
+precision/recall/F1/support, and the expected calibration error (ECE) of the probabilities, which matters
+because reviewers and the safety export read probabilities, not just labels. Binary tasks also get the
+operating point the safety team lives with: recall of the flagged label at the model's own threshold, and the
+share of posts flagged (`flag_share`) next to the share that is truly positive (`positive_share`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+
+from models.metrics import task_macro_f1
 
 from models.tasks import TaskSpec, decide_indices, labeled_mask
 
@@ -40,15 +44,21 @@ def task_metrics(spec: TaskSpec, proba: np.ndarray, y: np.ndarray, thresholds: S
     labels = list(range(len(spec.labels)))
     if spec.kind == "multi":
         p, r, f, s = precision_recall_fscore_support(y, predicted, average=None, zero_division=0)
-        result["macro_f1"] = float(f1_score(y, predicted, average="macro", zero_division=0))
+        result["macro_f1"] = task_macro_f1(spec, y, predicted)
         result["micro_f1"] = float(f1_score(y, predicted, average="micro", zero_division=0))
         result["ece"] = expected_calibration_error(proba.ravel(), (y.ravel() == 1).astype(float))
     else:
         p, r, f, s = precision_recall_fscore_support(y, predicted, labels=labels, average=None, zero_division=0)
-        result["macro_f1"] = float(f1_score(y, predicted, labels=labels, average="macro", zero_division=0))
+        result["macro_f1"] = task_macro_f1(spec, y, predicted)
         result["micro_f1"] = float(f1_score(y, predicted, labels=labels, average="micro", zero_division=0))
         result["ece"] = expected_calibration_error(proba.max(axis=1), (proba.argmax(axis=1) == y).astype(float))
         result["confusion"] = confusion_matrix(y, predicted, labels=labels).tolist()
+        if spec.kind == "binary":
+            positive = spec.positive_index
+            result["recall_at_threshold"] = float(r[positive])
+            result["precision_at_threshold"] = float(p[positive])
+            result["flag_share"] = float(np.mean(predicted == positive))
+            result["positive_share"] = float(np.mean(y == positive))
     result["per_label"] = {
         name: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
         for i, name in enumerate(spec.labels)
@@ -70,7 +80,8 @@ def flat_metrics(metrics: Mapping[str, Mapping[str, Any]], prefix: str = "test")
     """MLflow-style flat names: test.sentiment.macro_f1, test.perception.efficacy.f1, test.mean_macro_f1."""
     flat: dict[str, float] = {f"{prefix}.mean_macro_f1": mean_macro_f1(metrics)}
     for task, values in metrics.items():
-        for key in ("macro_f1", "micro_f1", "ece"):
+        for key in ("macro_f1", "micro_f1", "ece", "recall_at_threshold", "precision_at_threshold", "flag_share",
+                    "positive_share"):
             if key in values and np.isfinite(values[key]):
                 flat[f"{prefix}.{task}.{key}"] = float(values[key])
         for label, scores in values.get("per_label", {}).items():

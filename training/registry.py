@@ -5,22 +5,25 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
+from common.errors import OccError
+from common.settings import PromoteSettings, SafetySettings
 from labeling.dataset import load_dataset_dir
 from labeling.taxonomy import taxonomy_from_dict
 from models.registry import CHALLENGER, CHAMPION, ModelRefError, load_pinned, pin
-from training.config import PromotionPolicy
 from training.data import split_inputs, task_specs
 from training.metrics import evaluate_all, mean_macro_f1
+from training.safety import SafetyOutcome
 
 logger = logging.getLogger(__name__)
 
-class RegistryError(RuntimeError):
+
+class RegistryError(OccError, RuntimeError):
     """A registry operation cannot be done; the message names the problem and the fix."""
 
 
@@ -70,6 +73,11 @@ def register_version(name: str, model_uri: str, run_id: str, tags: Mapping[str, 
     return RegisteredVersion(name, str(result.version), became_champion)
 
 
+def delete_version(name: str, version: str) -> None:
+    """Remove a version and its aliases (used when a later step of training fails)."""
+    _client().delete_model_version(name, version)
+
+
 def evaluate_uri(model_uri: str, dataset_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """Metrics of a registered model on the dataset's frozen test split; (metrics, model info)."""
     try:
@@ -87,7 +95,16 @@ def evaluate_uri(model_uri: str, dataset_dir: Path) -> tuple[dict[str, Any], dic
     proba = bundle.predict_proba(texts)
     metrics = evaluate_all(specs, proba, targets, bundle.thresholds)
     return metrics, {"model_uri": pinned.uri, "name": pinned.name, "version": pinned.version, "kind": bundle.kind,
-                     "taxonomy_version": bundle.taxonomy_version}
+                     "taxonomy_version": bundle.taxonomy_version, "safety": bundle.info.get("safety")}
+
+
+def safety_note(info: Mapping[str, Any]) -> str | None:
+    """The line `occ evaluate` / `occ promote` print about a model's safety operating point, if it has one."""
+    outcome = SafetyOutcome.from_dict(info.get("safety"))
+    if outcome is None:
+        return None
+    prefix = f"v{info.get('version')}: " if info.get("version") else ""
+    return prefix + outcome.sentence()
 
 
 @dataclass
@@ -97,14 +114,22 @@ class PromotionDecision:
     challenger: str | None
     champion: str | None
     table: list[dict[str, Any]]
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"promoted": self.promoted, "reason": self.reason, "challenger": self.challenger,
-                "champion": self.champion, "comparison": self.table}
+                "champion": self.champion, "comparison": self.table, "notes": self.notes}
 
 
-def gate(challenger: Mapping[str, Any], champion: Mapping[str, Any], policy: PromotionPolicy) -> tuple[bool, str, list[dict[str, Any]]]:
-    """The promotion rule, pure: mean macro-F1 not worse by more than max_mean_drop, no task worse than max_task_drop."""
+def gate(challenger: Mapping[str, Any], champion: Mapping[str, Any], policy: PromoteSettings,
+         safety: SafetySettings | None = None) -> tuple[bool, str, list[dict[str, Any]]]:
+    """The promotion rule, pure, on frozen-test metrics of both models.
+
+    Quality: mean macro-F1 not worse by more than `max_mean_drop`, no task worse by more than `max_task_drop`.
+    Safety (when both models have the safety task): its recall at each model's own threshold may not drop by
+    more than `safety.max_recall_drop`, and the challenger may not flag more than `safety.max_flag_ratio`
+    times the share of posts that are positive (the review-workload cap). The first failed rule is the reason.
+    """
     rows = []
     worst_task, worst_drop = None, -np.inf
     for task in challenger:
@@ -116,14 +141,47 @@ def gate(challenger: Mapping[str, Any], champion: Mapping[str, Any], policy: Pro
             worst_task, worst_drop = task, drop
     mean_new, mean_old = mean_macro_f1(challenger), mean_macro_f1(champion)
     rows.append({"task": "mean", "champion": round(mean_old, 4), "challenger": round(mean_new, 4), "delta": round(mean_new - mean_old, 4)})
+    failures = []
     if mean_old - mean_new > policy.max_mean_drop:
-        return False, f"mean macro-F1 drops by {mean_old - mean_new:.4f} (> max_mean_drop {policy.max_mean_drop})", rows
+        failures.append(f"mean macro-F1 drops by {mean_old - mean_new:.4f} (> max_mean_drop {policy.max_mean_drop})")
     if worst_task is not None and worst_drop > policy.max_task_drop:
-        return False, f"task {worst_task} drops by {worst_drop:.4f} (> max_task_drop {policy.max_task_drop})", rows
-    return True, f"mean macro-F1 {mean_new:.4f} vs {mean_old:.4f}; no task drops by more than {policy.max_task_drop}", rows
+        failures.append(f"task {worst_task} drops by {worst_drop:.4f} (> max_task_drop {policy.max_task_drop})")
+    failures += _safety_rules(challenger, champion, safety, rows)
+    if failures:
+        return False, "; ".join(failures), rows
+    return True, (f"mean macro-F1 {mean_new:.4f} vs {mean_old:.4f}; no task drops by more than {policy.max_task_drop}"
+                  + ("; safety recall and workload within bounds" if any(r.get("kind") == "safety" for r in rows) else "")), rows
 
 
-def promote(name: str, dataset_dir: Path, policy: PromotionPolicy, force: bool = False, reason: str | None = None) -> PromotionDecision:
+def _safety_rules(challenger: Mapping[str, Any], champion: Mapping[str, Any], safety: SafetySettings | None,
+                  rows: list[dict[str, Any]]) -> list[str]:
+    if safety is None or safety.task is None:
+        return []
+    new, old = challenger.get(safety.task, {}), champion.get(safety.task, {})
+    if "recall_at_threshold" not in new or "recall_at_threshold" not in old:
+        return []
+    task = safety.task
+    failures = []
+    recall_new, recall_old = new["recall_at_threshold"], old["recall_at_threshold"]
+    rows.append({"task": f"{task} recall", "champion": round(recall_old, 4), "challenger": round(recall_new, 4),
+                 "delta": round(recall_new - recall_old, 4), "kind": "safety",
+                 "limit": f"drop <= {safety.max_recall_drop}"})
+    if recall_old - recall_new > safety.max_recall_drop + 1e-12:
+        failures.append(f"{task} recall drops by {recall_old - recall_new:.4f} (> safety.max_recall_drop "
+                        f"{safety.max_recall_drop})")
+    share_new, share_old = new["flag_share"], old["flag_share"]
+    cap = None if safety.max_flag_ratio is None else safety.max_flag_ratio * new["positive_share"]
+    rows.append({"task": f"{task} flag share", "champion": round(share_old, 4), "challenger": round(share_new, 4),
+                 "delta": round(share_new - share_old, 4), "kind": "safety",
+                 "limit": "no cap" if cap is None else f"<= {cap:.4f}"})
+    if cap is not None and share_new > cap + 1e-12:
+        failures.append(f"{task} flags {share_new:.1%} of test posts, over the review-workload cap {cap:.1%} "
+                        f"({safety.max_flag_ratio:g}x the {new['positive_share']:.1%} that are positive)")
+    return failures
+
+
+def promote(name: str, dataset_dir: Path, policy: PromoteSettings, safety: SafetySettings | None = None,
+            force: bool = False, reason: str | None = None) -> PromotionDecision:
     """Compare challenger with champion on the frozen test split and move `champion` if the gate passes."""
     client = _client()
     challenger = alias_version(name, CHALLENGER)
@@ -139,30 +197,34 @@ def promote(name: str, dataset_dir: Path, policy: PromotionPolicy, force: bool =
     if champion == challenger:
         return PromotionDecision(False, f"version {challenger} is already champion", challenger, champion, [])
     new_metrics, new_info = evaluate_uri(f"models:/{name}/{challenger}", dataset_dir)
+    notes = [note for note in (safety_note(new_info),) if note]
     try:
         old_metrics, old_info = evaluate_uri(f"models:/{name}/{champion}", dataset_dir)
+        notes += [note for note in (safety_note(old_info),) if note]
     except RegistryError as exc:
         if not force:
             raise RegistryError(f"cannot compare with champion version {champion}: {exc}. Use --force --reason to "
                                 "promote anyway (e.g. after a taxonomy change)") from exc
         old_metrics = {}
-    passed, why, table = gate(new_metrics, old_metrics, policy) if old_metrics else (False, "champion not comparable", [])
+    passed, why, table = gate(new_metrics, old_metrics, policy, safety) if old_metrics else (False, "champion not comparable", [])
     if passed or force:
         client.set_registered_model_alias(name, CHAMPION, challenger)
         note = why if passed else f"forced: {reason} (gate said: {why})"
         client.set_model_version_tag(name, challenger, "promotion_reason", note[:5000])
         client.set_model_version_tag(name, challenger, "promoted_from", str(champion))
-        logger.info("champion of %s moves from version %s to %s: %s", name, champion, challenger, note)
-        return PromotionDecision(True, note, challenger, champion, table)
-    return PromotionDecision(False, why, challenger, champion, table)
+        log = logger.warning if not passed else logger.info
+        log("champion of %s moves from version %s to %s: %s", name, champion, challenger, note)
+        return PromotionDecision(True, note, challenger, champion, table, notes)
+    return PromotionDecision(False, why, challenger, champion, table, notes)
 
 
 def comparison_table(decision: PromotionDecision) -> str:
-    lines = [f"{'task':<22}{'champion':>10}{'challenger':>12}{'delta':>9}"]
+    lines = [f"{'task':<28}{'champion':>10}{'challenger':>12}{'delta':>9}  limit"]
     for row in decision.table:
-        lines.append(f"{row['task']:<22}{row['champion']:>10.4f}{row['challenger']:>12.4f}{row['delta']:>+9.4f}")
+        lines.append(f"{row['task']:<28}{row['champion']:>10.4f}{row['challenger']:>12.4f}{row['delta']:>+9.4f}"
+                     f"  {row.get('limit', '')}".rstrip())
     return "\n".join(lines)
 
 
-__all__ = ["CHALLENGER", "CHAMPION", "RegistryError", "register_version", "evaluate_uri", "promote", "gate",
-           "comparison_table", "alias_version"]
+__all__ = ["CHALLENGER", "CHAMPION", "RegistryError", "register_version", "delete_version", "evaluate_uri", "promote",
+           "gate", "comparison_table", "alias_version", "safety_note"]

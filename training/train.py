@@ -1,8 +1,10 @@
 """Train a model family on a saved dataset, evaluate it on the frozen test split, track it in MLflow and
 register it as a new version with alias `challenger` (the first version ever also becomes `champion`).
 
-Everything that can fail on bad input (dataset, taxonomy, params) is checked before the MLflow run starts,
-and a failure after registration removes the version again, so bad input never leaves a version behind.
+Everything that can fail on bad input (dataset, taxonomy, settings) is checked before the MLflow run starts.
+A failure inside the run marks the run failed and registers nothing; a failure after the version is
+registered (writing `--metrics-out`, say) deletes the version again, aliases included. So a `TrainResult`
+is returned only for a version that is complete, and an exception always means no new version.
 """
 
 from __future__ import annotations
@@ -19,26 +21,28 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from common.atomic import write_bytes_atomic
+from common.errors import OccError
+from common.settings import SafetySettings, Settings, ThresholdSettings, to_dict
 from labeling.dataset import load_dataset_dir
-from labeling.products import ProductDictionary
+from labeling.ingest.products import ProductDictionary
 from labeling.taxonomy import Taxonomy, taxonomy_from_dict
 from models.artifact import ModelBundle, log_bundle
-from models.tasks import TaskSpec
-from models.tracking import ensure_experiment
-from models.tasks import UNLABELED
+from models.tasks import UNLABELED, TaskSpec
 from models.thresholds import guard_recall_threshold, tune_all
+from models.tracking import ensure_experiment
 from training import artifacts as run_artifacts
-from training.config import RegistryConfig, ThresholdPolicy
 from training.data import split_inputs, task_specs
 from training.metrics import evaluate_all, flat_metrics, mean_macro_f1, metrics_table
-from training.registry import CHALLENGER, CHAMPION, register_version
+from training.registry import CHALLENGER, CHAMPION, delete_version, register_version
+from training.safety import SafetyOutcome, safety_tags
 
 logger = logging.getLogger(__name__)
 
 MODEL_KINDS = ("baseline", "transformer")
 
 
-class TrainingError(ValueError):
+class TrainingError(OccError, ValueError):
     """Training cannot start or finish; the message names the problem and the fix."""
 
 
@@ -53,71 +57,79 @@ class TrainResult:
     thresholds: dict[str, list[float]]
     seconds: float
     aliases: list[str] = field(default_factory=list)
+    safety: SafetyOutcome | None = None
 
     def summary(self) -> dict[str, Any]:
         return {"kind": self.kind, "run_id": self.run_id, "model_name": self.model_name, "version": self.version,
                 "aliases": self.aliases, "seconds": round(self.seconds, 1),
                 "test_mean_macro_f1": round(mean_macro_f1(self.test_metrics), 4),
-                "test_macro_f1": {t: round(m.get("macro_f1", float("nan")), 4) for t, m in self.test_metrics.items()}}
+                "test_macro_f1": {t: round(m.get("macro_f1", float("nan")), 4) for t, m in self.test_metrics.items()},
+                "safety": self.safety.to_dict() if self.safety else None}
 
 
-def _filter_min_recall(specs: Sequence[TaskSpec], min_recall: Mapping[str, float]) -> dict[str, float]:
-    binary = {s.name for s in specs if s.kind == "binary"}
-    kept = {task: target for task, target in min_recall.items() if task in binary}
-    for task in sorted(set(min_recall) - binary):
-        logger.info("thresholds.min_recall names %r, which is not a binary task of this taxonomy: ignored", task)
-    return kept
+def safety_spec(specs: Sequence[TaskSpec], safety: SafetySettings) -> TaskSpec | None:
+    """The taxonomy's safety task, if `safety.task` names a binary task of it (else None, logged)."""
+    if safety.task is None:
+        return None
+    spec = next((s for s in specs if s.name == safety.task), None)
+    if spec is None or spec.kind != "binary":
+        found = "no such task" if spec is None else f"a {spec.kind} task"
+        logger.info("safety.task %r is %s in this taxonomy: no recall target is applied", safety.task, found)
+        return None
+    return spec
 
 
-def tune_with_policy(specs: Sequence[TaskSpec], proba_val: Mapping[str, np.ndarray],
-                     y_val: Mapping[str, np.ndarray], policy: ThresholdPolicy) -> dict[str, list[float]]:
-    """Thresholds as `occ train` sets them: the F1 rule, recall targets for safety tasks, then the guards that
-    keep a recall target from flagging most posts (see `models.thresholds.guard_recall_threshold`)."""
-    min_recall = _filter_min_recall(specs, policy.min_recall)
-    thresholds = tune_all(specs, proba_val, y_val, min_recall, strategy=policy.strategy,
-                          min_positives=policy.min_positives, clip=policy.clip, shrink=policy.shrink)
-    for spec in specs:
-        if spec.name not in min_recall or spec.name not in y_val:
-            continue
-        y = np.asarray(y_val[spec.name])
-        keep = y != UNLABELED
-        scores = np.asarray(proba_val[spec.name])[keep, spec.positive_index]
-        guarded, reason = guard_recall_threshold(scores, y[keep] == spec.positive_index, thresholds[spec.name][0],
-                                                 policy.min_recall_floor, policy.max_flag_ratio)
-        if reason is not None:
-            logger.warning("task %s: recall target %.2f not reachable at a workable threshold: %s. Label more "
-                           "positives, review label noise, or use a stronger model.", spec.name,
-                           min_recall[spec.name], reason)
-            thresholds[spec.name] = [guarded]
-    return thresholds
+def tune_with_policy(specs: Sequence[TaskSpec], proba_val: Mapping[str, np.ndarray], y_val: Mapping[str, np.ndarray],
+                     policy: ThresholdSettings, safety: SafetySettings) -> tuple[dict[str, list[float]], SafetyOutcome | None]:
+    """Thresholds as `occ train` sets them: the F1 rule, the safety task's recall target, then the guards that
+    keep a recall target from flagging most posts (`models.thresholds.guard_recall_threshold`).
+
+    Returns the thresholds and, when the taxonomy has the safety task, the operating point it settled on:
+    whether the recall target was met on validation, the recall reached and the share of posts flagged.
+    """
+    spec = safety_spec(specs, safety)
+    min_recall = {spec.name: safety.min_recall} if spec is not None and spec.name in y_val else {}
+    thresholds = tune_all(specs, proba_val, y_val, policy, min_recall)
+    if spec is None or spec.name not in y_val:
+        return thresholds, None
+    y = np.asarray(y_val[spec.name])
+    keep = y != UNLABELED
+    scores = np.asarray(proba_val[spec.name])[keep, spec.positive_index]
+    positive = y[keep] == spec.positive_index
+    guarded, reason = guard_recall_threshold(scores, positive, thresholds[spec.name][0], safety.min_recall_floor,
+                                             safety.max_flag_ratio)
+    if reason is not None:
+        logger.warning("task %s: recall target %.2f not reachable at a workable threshold: %s. Label more "
+                       "positives, review label noise, or use a stronger model.", spec.name, safety.min_recall, reason)
+        thresholds[spec.name] = [guarded]
+    outcome = SafetyOutcome.measure(spec.name, safety.min_recall, thresholds[spec.name][0], scores, positive,
+                                    guard_reason=reason)
+    return thresholds, outcome
 
 
 def fit_family(kind: str, specs: Sequence[TaskSpec], train: tuple[list[str], dict[str, np.ndarray]],
-               validation: tuple[list[str], dict[str, np.ndarray]], family_params: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
-    """Fit one model family; returns the model and the flat config that was used (for MLflow params)."""
+               validation: tuple[list[str], dict[str, np.ndarray]], settings: Settings) -> tuple[Any, dict[str, Any]]:
+    """Fit one model family; returns the model and the settings that shaped it (exactly what MLflow logs)."""
     texts, targets = train
     if kind == "baseline":
         from models.baseline import TfidfMultiTaskClassifier
 
-        options = dict(family_params)
-        for key in ("word_ngram_range", "char_ngram_range"):
-            if options.get(key) is not None:
-                options[key] = tuple(options[key])
+        used = to_dict(settings.baseline)
+        options = {k: (tuple(v) if isinstance(v, list) else v) for k, v in used.items()}
         model = TfidfMultiTaskClassifier(tasks=list(specs), **options)
         model.fit(texts, targets)
-        return model, {k: v for k, v in model.get_params().items() if k != "tasks"}
+        return model, used
     if kind == "transformer":
-        from models.encoder import default_encoder_dir
-        from models.transformer import TransformerClassifier, TransformerConfig, cpu_has_fast_bf16
+        from models.transformer import TransformerClassifier
+        from models.transformer.encoder import default_encoder_dir
 
-        options = dict(family_params)
-        encoder = options.pop("encoder", None) or default_encoder_dir()
-        if options.get("precision", "auto") == "auto":  # bf16 pays only where the CPU computes it natively
-            options["precision"] = "bf16" if cpu_has_fast_bf16() else "fp32"
-        config = TransformerConfig.from_dict(options)
+        config = settings.transformer
+        encoder = config.encoder or default_encoder_dir()
         model = TransformerClassifier(list(specs), encoder_dir=encoder, config=config)
         model.fit(texts, targets, validation[0], validation[1])
-        return model, {**config.to_dict(), "encoder": Path(str(encoder)).name}
+        used = {**to_dict(config), "encoder": Path(str(encoder)).name,
+                "precision_resolved": model.training_precision_}
+        return model, used
     raise TrainingError(f"unknown model {kind!r}; use one of {MODEL_KINDS}")
 
 
@@ -137,10 +149,29 @@ def _split_frame(split: Any, specs: Sequence[TaskSpec]) -> pd.DataFrame:
     return frame
 
 
-def train_and_register(kind: str, dataset_dir: Path, params: Mapping[str, Any], *,
-                       products: ProductDictionary | None = None, registered_model: str | None = None,
-                       metrics_out: Path | None = None, family_overrides: Mapping[str, Any] | None = None) -> TrainResult:
-    """The ML engineer's loop in one call: fit, tune thresholds, evaluate, log, register as challenger."""
+def logged_settings(kind: str, used_config: Mapping[str, Any], settings: Settings) -> dict[str, str]:
+    """The MLflow params of a run: exactly the settings that shaped the model, and nothing else."""
+    safety = {k: v for k, v in to_dict(settings.safety).items() if k != "max_recall_drop"}  # a gate setting
+    params = {f"{kind}.{k}": v for k, v in used_config.items()}
+    params.update({f"thresholds.{k}": v for k, v in to_dict(settings.thresholds).items()})
+    params.update({f"safety.{k}": v for k, v in safety.items()})
+    return {k: str(v)[:500] for k, v in params.items()}
+
+
+def train_and_register(kind: str, dataset_dir: Path, settings: Settings, *, products: ProductDictionary | None = None,
+                       registered_model: str | None = None, metrics_out: Path | None = None,
+                       lineage: Mapping[str, str] | None = None) -> TrainResult:
+    """The ML engineer's loop in one call: fit, tune thresholds, evaluate, log, register as challenger.
+
+    Args:
+        kind: baseline | transformer.
+        dataset_dir: a folder written by `occ dataset`.
+        settings: all settings (the family's section, thresholds and safety are used).
+        products: the product dictionary shipped inside the model.
+        registered_model: registered model name (default: registry.model_name).
+        metrics_out: also write the test metrics as JSON there (DVC metrics) and the epoch history beside it.
+        lineage: extra run tags naming where the labels came from (e.g. a review export).
+    """
     import mlflow
 
     if kind not in MODEL_KINDS:
@@ -150,33 +181,30 @@ def train_and_register(kind: str, dataset_dir: Path, params: Mapping[str, Any], 
     meta = json.loads((Path(dataset_dir) / "dataset_meta.json").read_text(encoding="utf-8"))
     specs = task_specs(taxonomy)
     train, validation, test = (split_inputs(dataset[s], specs) for s in ("train", "validation", "test"))
-    policy = ThresholdPolicy.from_params(dict(params))
-    registry = RegistryConfig.from_params(dict(params))
-    name = registered_model or registry.model_name
-    family_params = dict(params.get(kind) or {})
-    family_params.update(family_overrides or {})
+    name = registered_model or settings.registry.model_name
 
     start = time.monotonic()
-    ensure_experiment(registry.experiment)
-    mlflow.set_experiment(registry.experiment)
+    ensure_experiment(settings.registry.experiment)
+    mlflow.set_experiment(settings.registry.experiment)
     with mlflow.start_run(run_name=f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}") as run:
-        mlflow.set_tags({"occ.model_kind": kind, "occ.taxonomy_version": taxonomy.version,
+        mlflow.set_tags({"occ.model_kind": kind, "occ.taxonomy_version": taxonomy.version, **dict(lineage or {}),
                          **({"mlflow.source.git.commit": commit} if (commit := _git_commit()) else {})})
-        model, used_config = fit_family(kind, specs, train, validation, family_params)
+        model, used_config = fit_family(kind, specs, train, validation, settings)
         proba_val = model.predict_proba(validation[0])
-        thresholds = tune_with_policy(specs, proba_val, validation[1], policy)
+        thresholds, safety = tune_with_policy(specs, proba_val, validation[1], settings.thresholds, settings.safety)
         model.thresholds_ = thresholds
         val_metrics = evaluate_all(specs, proba_val, validation[1], thresholds)
         test_metrics = evaluate_all(specs, model.predict_proba(test[0]), test[1], thresholds)
         seconds = time.monotonic() - start
         logger.info("%s on the frozen test split:\n%s", kind, metrics_table(test_metrics))
 
-        mlflow.log_params({f"{kind}.{k}": str(v)[:500] for k, v in used_config.items()})
-        mlflow.log_params({f"thresholds.{k}": str(v) for k, v in vars(policy).items()})
+        mlflow.log_params(logged_settings(kind, used_config, settings))
         mlflow.log_params({"dataset.sizes": json.dumps(meta["sizes"]), "dataset.seed": meta.get("seed"),
                            "taxonomy.version": taxonomy.version})
         mlflow.log_metrics({**flat_metrics(test_metrics, "test"), **flat_metrics(val_metrics, "validation"),
                             "train_seconds": seconds})
+        if safety is not None:
+            mlflow.set_tags(safety_tags(safety))
         for step, epoch in enumerate(getattr(model, "history_", []) or []):
             mlflow.log_metrics({k: float(v) for k, v in epoch.items() if isinstance(v, (int, float)) and k != "epoch"},
                                step=int(epoch.get("epoch", step)))
@@ -190,29 +218,62 @@ def train_and_register(kind: str, dataset_dir: Path, params: Mapping[str, Any], 
             run_artifacts.confusion_pngs(specs, test_metrics, tmp_path / "plots")
             (tmp_path / "per_label_report.md").write_text(run_artifacts.per_label_report(test_metrics), encoding="utf-8")
             (tmp_path / "model_card.md").write_text(
-                run_artifacts.model_card(kind, taxonomy.to_dict(), meta, used_config, test_metrics, thresholds), encoding="utf-8")
+                run_artifacts.model_card(kind, taxonomy.to_dict(), meta, used_config, test_metrics, thresholds, safety),
+                encoding="utf-8")
             (tmp_path / "metrics.json").write_text(json.dumps({"test": test_metrics, "validation": val_metrics}, indent=2), encoding="utf-8")
             mlflow.log_artifacts(str(tmp_path), artifact_path="evaluation")
 
             bundle = ModelBundle(kind, model, taxonomy.to_dict(), thresholds,
                                  products.to_dict() if products is not None else None,
-                                 {"run_id": run.info.run_id, "dataset_sizes": meta["sizes"]})
+                                 {"run_id": run.info.run_id, "dataset_sizes": meta["sizes"],
+                                  "safety": safety.to_dict() if safety else None})
             bundle_dir = bundle.save(tmp_path / "bundle")
             example = pd.DataFrame({"text": test[0][:3] or ["example post"]})
             info = log_bundle(bundle_dir, name="model", input_example=example)
-        version = register_version(name, info.model_uri, run.info.run_id,
-                                   tags={"model_kind": kind, "taxonomy_version": taxonomy.version,
-                                         "test_mean_macro_f1": f"{mean_macro_f1(test_metrics):.4f}"})
-    aliases = [CHALLENGER] + ([CHAMPION] if version.became_champion else [])
-    result = TrainResult(kind, run.info.run_id, name, version.version, test_metrics, val_metrics, thresholds, seconds, aliases)
-    if metrics_out is not None:
-        metrics_out.parent.mkdir(parents=True, exist_ok=True)
-        metrics_out.write_text(json.dumps({"test_mean_macro_f1": round(mean_macro_f1(test_metrics), 4),
-                                           **{f"{t}_macro_f1": round(m.get("macro_f1", float('nan')), 4) for t, m in test_metrics.items()},
-                                           "train_seconds": round(seconds, 1)}, indent=2) + "\n", encoding="utf-8")
-        history = pd.DataFrame([{k: v for k, v in epoch.items() if isinstance(v, (int, float))}
-                                for epoch in getattr(model, "history_", None) or []])
-        if history.empty:  # the baseline has no epochs; DVC still gets its (empty) plot file
-            history = pd.DataFrame(columns=["epoch", "train_loss", "val_loss", "val_macro_f1"])
-        history.to_csv(metrics_out.with_name(f"{metrics_out.stem}_history.csv"), index=False)
+        tags = {"model_kind": kind, "taxonomy_version": taxonomy.version,
+                "test_mean_macro_f1": f"{mean_macro_f1(test_metrics):.4f}",
+                **(safety_tags(safety) if safety is not None else {}), **dict(lineage or {})}
+        version = register_version(name, info.model_uri, run.info.run_id, tags=tags)
+    try:
+        aliases = [CHALLENGER] + ([CHAMPION] if version.became_champion else [])
+        result = TrainResult(kind, run.info.run_id, name, version.version, test_metrics, val_metrics, thresholds,
+                             seconds, aliases, safety)
+        if metrics_out is not None:
+            write_metrics_files(metrics_out, test_metrics, seconds, getattr(model, "history_", None), safety)
+    except BaseException:
+        logger.error("a step after registering %s version %s failed: deleting that version so that no "
+                     "incomplete version stays registered", name, version.version)
+        delete_version(name, version.version)
+        raise
+    if safety is not None and not safety.target_met:
+        logger.warning("%s version %s: %s", name, version.version, safety.sentence())
     return result
+
+
+def write_metrics_files(metrics_out: Path, test_metrics: Mapping[str, Any], seconds: float,
+                        history: Sequence[Mapping[str, Any]] | None, safety: SafetyOutcome | None) -> None:
+    """DVC's metrics JSON and the epoch-history CSV beside it (an empty one for the baseline)."""
+    metrics_out = Path(metrics_out)
+    try:
+        metrics_out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TrainingError(f"cannot write --metrics-out {metrics_out}: {exc.strerror or exc}; choose a writable path") from exc
+    summary: dict[str, Any] = {
+        "test_mean_macro_f1": round(mean_macro_f1(test_metrics), 4),
+        **{f"{t}_macro_f1": round(m.get("macro_f1", float("nan")), 4) for t, m in test_metrics.items()},
+        "train_seconds": round(seconds, 1),
+    }
+    if safety is not None:
+        test = test_metrics.get(safety.task, {})
+        summary.update({"safety_validation_recall": round(safety.validation_recall, 4),
+                        "safety_test_recall": round(test.get("recall_at_threshold", float("nan")), 4),
+                        "safety_test_flag_share": round(test.get("flag_share", float("nan")), 4),
+                        "safety_target_met": safety.target_met})
+    frame = pd.DataFrame([{k: v for k, v in epoch.items() if isinstance(v, (int, float))} for epoch in history or []])
+    if frame.empty:  # the baseline has no epochs; DVC still gets its (empty) plot file
+        frame = pd.DataFrame(columns=["epoch", "train_loss", "val_loss", "val_macro_f1"])
+    try:
+        write_bytes_atomic(metrics_out, (json.dumps(summary, indent=2) + "\n").encode("utf-8"))
+        write_bytes_atomic(metrics_out.with_name(f"{metrics_out.stem}_history.csv"), frame.to_csv(index=False).encode("utf-8"))
+    except OSError as exc:
+        raise TrainingError(f"cannot write --metrics-out {metrics_out}: {exc.strerror or exc}; choose a writable path") from exc

@@ -18,8 +18,8 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Two registered versions of `occ-score`: v1 (champion) and v2 (challenger)."""
     import mlflow
 
-    from labeling.params import load_params
-    from training.cli import build_dataset_from
+    from helpers import settings, write_params
+    from training.data import build_dataset_from
     from training.train import train_and_register
 
     home = tmp_path_factory.mktemp("registry")
@@ -33,17 +33,14 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> dict:
         taxonomy.write_text(yaml.safe_dump(TAXONOMY, sort_keys=False))
         labels = home / "labels.csv"
         make_labeled_table(300).to_csv(labels, index=False)
-        params = load_params(ROOT / "params.yaml")
-        params["baseline"] = {**params["baseline"], "min_df": 1}
-        params["thresholds"]["min_recall"] = {"flag": 0.95}
-        params["score"] = {**params["score"], "safety_task": "flag"}
+        chosen = {"baseline": {"min_df": 1}, "safety": {"task": "flag"}}
+        params = settings(**chosen)
         build_dataset_from(labels, None, taxonomy, home / "dataset", None, params)
         v1 = train_and_register("baseline", home / "dataset", params, registered_model="occ-score")
-        v2 = train_and_register("baseline", home / "dataset", params, registered_model="occ-score",
-                                family_overrides={"C": 0.5})
-        params_file = home / "params.yaml"
-        params_file.write_text(yaml.safe_dump({**params, "score": {**params["score"], "chunk_rows": 200},
-                                               "registry": {**params["registry"], "model_name": "occ-score"}}))
+        v2 = train_and_register("baseline", home / "dataset", settings(baseline={"min_df": 1, "C": 0.5}, safety={"task": "flag"}),
+                                registered_model="occ-score")
+        params_file = write_params(home / "params.yaml", **chosen, score={"chunk_rows": 200},
+                                   registry={"model_name": "occ-score"})
         yield {"uri": uri, "home": home, "v1": v1.version, "v2": v2.version, "params": params_file}
     finally:
         os.chdir(old_cwd)

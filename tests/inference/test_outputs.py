@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 import numpy as np
 import pyarrow as pa
 
-from inference.outputs import scored_schema, scored_table
-from labeling.schema import INGESTED_SCHEMA
+from inference.scoring.outputs import scored_schema, scored_table
+from labeling.ingest.schema import INGESTED_SCHEMA
 from models.tasks import TaskSpec, decide
 
 SPECS = [

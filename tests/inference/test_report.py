@@ -26,10 +26,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from inference.insights import (ReportConfig, ReportError, guarded_growth, load_posts, needed_columns,
+from common.errors import SettingsError
+from common.settings import ReportSettings, from_mapping
+from inference.insights.gaps import (ReportError, guarded_growth, load_posts, needed_columns,
                                 open_scored_run, pick_examples, read_post_fields, wilson_lower)
-from inference.outputs import scored_schema
-from inference.report import build_report
+from inference.scoring.outputs import scored_schema
+from inference.insights.report import build_report
 from models.tasks import specs_from_taxonomy_dict
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -135,12 +137,12 @@ def write_scored(directory: Path, rows: list[dict[str, Any]], taxonomy: dict[str
 
 # ---- fixtures ----------------------------------------------------------------------------------------------------
 
-def config(**overrides: Any) -> ReportConfig:
+def config(**overrides: Any) -> ReportSettings:
     """Equal weights (score = mean of the parts), one DOL with >= 2 inbound, baseline of 3 months."""
     values: dict[str, Any] = {"weights": {p: 1.0 for p in ("volume", "authors", "reach", "dol_share", "growth", "negativity")},
                               "dol_top_k": 1, "dol_min_inbound": 2, "min_posts": 10, "growth_baseline_periods": 3}
     values.update(overrides)
-    return ReportConfig.from_dict(values)
+    return from_mapping(ReportSettings, values, "test", "report")
 
 
 @pytest.fixture(scope="module")
@@ -152,10 +154,10 @@ def known_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {"home": home, "scored": scored, "out": home / "report", "summary": summary, "gaps": gaps}
 
 
-def aggregate(scored: Path, cfg: ReportConfig) -> tuple[pd.DataFrame, Any]:
+def aggregate(scored: Path, cfg: ReportSettings) -> tuple[pd.DataFrame, Any]:
     """The gap table and ranked period without rendering (the parts of build_report these tests need)."""
-    from inference.insights import choose_rank_period, gap_table, select_products
-    from inference.network import analyze_leaders
+    from inference.insights.gaps import choose_rank_period, gap_table, select_products
+    from inference.insights.network import analyze_leaders
 
     frames = load_posts(open_scored_run(scored), cfg)
     products, _ = select_products(frames, None)
@@ -396,23 +398,22 @@ def test_empty_scored_directory(tmp_path: Path) -> None:
 
 
 def test_config_refuses_bad_values() -> None:
-    with pytest.raises(ValueError, match="unknown parts"):
-        ReportConfig.from_dict({"weights": {"virality": 1.0}})
-    with pytest.raises(ValueError, match="period"):
-        ReportConfig.from_dict({"period": "week"})
-    with pytest.raises(ValueError, match="unknown keys"):
-        ReportConfig.from_dict({"top_gap": 3})
-    with pytest.raises(ValueError, match="non-negative"):
-        ReportConfig.from_dict({"weights": {"growth": -1}})
+    with pytest.raises(SettingsError, match="unknown setting `report.weights.virality`"):
+        config(weights={"virality": 1.0})
+    with pytest.raises(SettingsError, match="period"):
+        config(period="week")
+    with pytest.raises(SettingsError, match="unknown setting `report.top_gap`"):
+        config(top_gap=3)
+    with pytest.raises(SettingsError, match="non-negative"):
+        config(weights={"growth": -1})
 
 
 def test_params_yaml_report_section_is_valid() -> None:
-    from labeling.params import load_params, section
+    from common.settings import load_settings
 
-    params = load_params(ROOT / "params.yaml")
-    cfg = ReportConfig.from_dict(section(params, "report"), section(params, "score").get("safety_task"))
+    cfg = load_settings(ROOT / "params.yaml").report
     assert cfg.examples_per_gap == 5 and cfg.top_gaps == 20 and cfg.period == "month"
-    assert sum(cfg.normalized_weights.values()) == pytest.approx(1.0)
+    assert sum(cfg.weights.normalized().values()) == pytest.approx(1.0)
 
 
 # ---- the command -----------------------------------------------------------------------------------------------------

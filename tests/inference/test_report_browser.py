@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from inference.report import build_report
+from inference.insights.report import build_report
 from test_report import config, known_rows, write_scored
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -58,7 +58,7 @@ def test_score_outputs_schema_provenance_and_accounting(registry: dict, tmp_path
 
 
 def test_lock_refuses_a_concurrent_run(registry: dict, tmp_path: Path) -> None:
-    from inference.score import OutputLock
+    from inference.scoring.run import OutputLock
 
     dump = write_dump(tmp_path / "dump.jsonl", 50, bad=False)
     out = tmp_path / "out"

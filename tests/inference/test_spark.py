@@ -98,8 +98,8 @@ def test_spark_engine_matches_local_engine(registry: dict, tmp_path: Path) -> No
 
 
 def test_missing_pyspark_is_a_clear_error_before_any_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from inference.score import ScoreError
-    from inference.spark_engine import score_spark
+    from inference.scoring.run import ScoreError
+    from inference.scoring.spark import score_spark
 
     dump = write_dump(tmp_path / "dump.jsonl", 5, bad=False)
     monkeypatch.setitem(sys.modules, "pyspark", None)  # what `import pyspark` sees when it is not installed

@@ -8,9 +8,9 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from labeling.mapping import MappingError, builtin_mappings, load_mapping
-from labeling.readers import InputError, check_input, detect_format
-from labeling.schema import INGESTED_SCHEMA, POST_SCHEMA, ContractError, ContractLimits, coerce_post
+from labeling.ingest.mapping import MappingError, builtin_mappings, load_mapping
+from labeling.ingest.readers import InputError, check_input, detect_format
+from labeling.ingest.schema import INGESTED_SCHEMA, POST_SCHEMA, ContractError, ContractLimits, coerce_post
 
 
 def test_schema_has_the_contract_fields() -> None:

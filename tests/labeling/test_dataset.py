@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labeling.dataset import DatasetConfig, DatasetError, adjudicate, build_dataset, load_dataset_dir
+from common.settings import DatasetSettings
+from labeling.dataset import DatasetError, build_dataset, load_dataset_dir
+from labeling.gold import adjudicate
 from labeling.taxonomy import load_taxonomy
 
 TAXONOMY = load_taxonomy()
@@ -67,21 +69,21 @@ def test_splits_are_grouped_by_author_deterministic_and_frozen(tmp_path: Path) -
     posts, gold = synthetic()
     gold.loc[::7, "sentiment"] = None  # tied or unlabeled cells must stay missing, not become the string "nan"
     frozen = tmp_path / "frozen.txt"
-    meta = build_dataset(posts, gold, TAXONOMY, DatasetConfig(seed=3), tmp_path / "d1", frozen)
+    meta = build_dataset(posts, gold, TAXONOMY, DatasetSettings(seed=3), tmp_path / "d1", frozen)
     data, taxonomy = load_dataset_dir(tmp_path / "d1")
     assert taxonomy["version"] == TAXONOMY.version and not meta["frozen_test_reused"]
     authors = {split: set(data[split]["author_id"]) for split in data}
     assert not authors["train"] & authors["test"] and not authors["train"] & authors["validation"]
     assert not authors["validation"] & authors["test"]
     assert 0.1 < len(data["test"]) / len(posts) < 0.3
-    again = build_dataset(posts, gold, TAXONOMY, DatasetConfig(seed=3), tmp_path / "d2", None)
+    again = build_dataset(posts, gold, TAXONOMY, DatasetSettings(seed=3), tmp_path / "d2", None)
     assert again["sizes"] == meta["sizes"]
     # New labels arrive: the frozen test ids are reused, and no test author leaks into training.
     more_posts, more_gold = synthetic(600, 80, seed=1)
     more_posts["post_id"] = "n" + more_posts["post_id"]
     more_gold["post_id"] = more_posts["post_id"]
     all_posts, all_gold = pd.concat([posts, more_posts]), pd.concat([gold, more_gold])
-    reused = build_dataset(all_posts, all_gold, TAXONOMY, DatasetConfig(seed=99), tmp_path / "d3", frozen)
+    reused = build_dataset(all_posts, all_gold, TAXONOMY, DatasetSettings(seed=99), tmp_path / "d3", frozen)
     data3, _ = load_dataset_dir(tmp_path / "d3")
     assert reused["frozen_test_reused"]
     gold_values = set(data3["train"]["sentiment"]) | set(data3["test"]["adverse_event"])
@@ -93,8 +95,8 @@ def test_splits_are_grouped_by_author_deterministic_and_frozen(tmp_path: Path) -
 def test_single_class_task_and_unknown_ids_are_errors(tmp_path: Path) -> None:
     posts, gold = synthetic()
     with pytest.raises(DatasetError, match="single class"):
-        build_dataset(posts, gold.assign(sentiment="neutral"), TAXONOMY, DatasetConfig(), tmp_path / "x", None)
+        build_dataset(posts, gold.assign(sentiment="neutral"), TAXONOMY, DatasetSettings(), tmp_path / "x", None)
     with pytest.raises(DatasetError, match="not among the ingested posts"):
-        build_dataset(posts.iloc[10:], gold, TAXONOMY, DatasetConfig(), tmp_path / "y", None)
+        build_dataset(posts.iloc[10:], gold, TAXONOMY, DatasetSettings(), tmp_path / "y", None)
     with pytest.raises(DatasetError, match="too few"):
-        build_dataset(posts.assign(author_id="same"), gold, TAXONOMY, DatasetConfig(), tmp_path / "z", None)
+        build_dataset(posts.assign(author_id="same"), gold, TAXONOMY, DatasetSettings(), tmp_path / "z", None)

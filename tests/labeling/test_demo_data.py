@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 import labeling
-from labeling.demo_data import PLANTED_GAPS, DemoDataError, DemoSummary, generate_demo
-from labeling.schema import coerce_post
+from labeling.demo.generator import PLANTED_GAPS, DemoDataError, DemoSummary, generate_demo
+from labeling.ingest.schema import coerce_post
 from labeling.taxonomy import load_taxonomy, taxonomy_from_dict
 
 N_POSTS = 4000
@@ -81,7 +81,7 @@ def test_summary_counts_match_files(corpus: tuple[Path, DemoSummary], posts: lis
     assert summary.authors == len(authors) == round(300 * N_POSTS / 20_000)
     assert set(summary.files) >= {"posts", "annotations", "products", "ground_truth", "authors", "true_labels"}
     assert all(Path(path).is_file() for path in summary.files.values())
-    assert (out / "products.yaml").read_bytes() == (Path(labeling.__file__).parent / "products.yaml").read_bytes()
+    assert (out / "products.yaml").read_bytes() == (Path(labeling.__file__).parent / "ingest" / "products.yaml").read_bytes()
 
 
 def test_every_post_meets_the_contract(corpus: tuple[Path, DemoSummary], posts: list[dict]) -> None:
@@ -160,7 +160,7 @@ def test_annotations_use_taxonomy_labels_with_overlap_and_disagreement(annotatio
 
 
 def test_true_labels_are_consistent_with_the_text(posts: list[dict], truth: dict[str, dict[str, str]]) -> None:
-    products = yaml.safe_load((Path(labeling.__file__).parent / "products.yaml").read_text(encoding="utf-8"))["products"]
+    products = yaml.safe_load((Path(labeling.__file__).parent / "ingest" / "products.yaml").read_text(encoding="utf-8"))["products"]
     by_id = {p["post_id"]: p for p in posts}
     assert set(truth) == set(by_id)
     off_topic = sum(not row["products"] for row in truth.values()) / len(truth)

@@ -14,10 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from labeling.ingest import IngestConfig, ingest
-from labeling.mapping import load_mapping
-from labeling.products import load_products
-from labeling.readers import InputError
+from common.settings import IngestSettings
+from labeling.ingest.run import ingest
+from labeling.ingest.mapping import load_mapping
+from labeling.ingest.products import load_products
+from labeling.ingest.readers import InputError
 
 
 def write_lines(path: Path, lines: list[bytes]) -> Path:
@@ -57,7 +58,7 @@ def read(path: Path) -> list[dict]:
 
 def test_messy_jsonl_reconciles_with_reasons(messy_jsonl: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    stats = ingest([messy_jsonl], out, IngestConfig(batch_rows=3), products=load_products(), progress=False)
+    stats = ingest([messy_jsonl], out, IngestSettings(batch_rows=3), products=load_products(), progress=False)
     assert stats.rows_read == 14
     assert stats.reconciled
     posts, quarantine = read(out / "posts.parquet"), read(out / "quarantine.parquet")
@@ -174,7 +175,7 @@ def test_arbitrary_bytes_never_crash_and_always_reconcile(tmp_path_factory: pyte
     data = b"\n".join(chunks)
     (folder / "in.jsonl").write_bytes(data)
     (folder / "in.csv").write_bytes(b"post_id,text,likes\n" + data)
-    stats = ingest([folder / "in.jsonl", folder / "in.csv"], folder / "out", IngestConfig(batch_rows=7, max_text_chars=100), progress=False)
+    stats = ingest([folder / "in.jsonl", folder / "in.csv"], folder / "out", IngestSettings(batch_rows=7, max_text_chars=100), progress=False)
     assert stats.reconciled
     assert pq.read_metadata(folder / "out" / "posts.parquet").num_rows == stats.rows_written
     assert pq.read_metadata(folder / "out" / "quarantine.parquet").num_rows == stats.rows_quarantined

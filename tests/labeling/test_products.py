@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from labeling.products import ProductDictionaryError, ProductMatcher, load_products, products_from_dict
+from labeling.ingest.products import ProductDictionaryError, ProductMatcher, load_products, products_from_dict
 
 
 @pytest.fixture(scope="module")

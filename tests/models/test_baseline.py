@@ -22,6 +22,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 from sklearn.pipeline import FeatureUnion
 
+from common.errors import SettingsError
+from common.settings import ThresholdSettings
 from models import thresholds as thr
 from models.baseline import TextInputError, TfidfMultiTaskClassifier, WordCharTfidf, as_texts
 from models.tasks import UNLABELED, TaskSpec, decide_indices
@@ -88,14 +90,14 @@ def fitted(corpus) -> TfidfMultiTaskClassifier:
 
 def test_init_stores_hyperparameters_unchanged_and_validates_only_in_fit(corpus) -> None:
     tasks = [s.to_dict() for s in SPECS]
-    model = TfidfMultiTaskClassifier(tasks=tasks, C=-1.0, threshold_strategy="nonsense")
-    assert model.tasks is tasks and model.C == -1.0 and model.threshold_strategy == "nonsense"
+    model = TfidfMultiTaskClassifier(tasks=tasks, C=-1.0, class_weight="nonsense")
+    assert model.tasks is tasks and model.C == -1.0 and model.class_weight == "nonsense"
     with pytest.raises(ValueError, match="C must be > 0"):
         model.fit(*corpus["train"])
 
 
 def test_get_params_set_params_and_clone_round_trip(fitted) -> None:
-    model = TfidfMultiTaskClassifier(tasks=SPECS, C=2.0, min_recall={"adverse_event": 0.9})
+    model = TfidfMultiTaskClassifier(tasks=SPECS, C=2.0, max_features=500)
     params = model.get_params()
     assert params["C"] == 2.0 and params["class_weight"] == "balanced"
     rebuilt = TfidfMultiTaskClassifier(**params)
@@ -243,22 +245,22 @@ def test_shrunk_strategy_moves_from_the_prevalence_threshold_toward_the_bagged_o
     assert np.mean(scores > anchor) == pytest.approx(y.mean(), abs=0.01)
     bagged = thr.bagged_f1_threshold(scores, y)
     assert bagged == thr.bagged_f1_threshold(scores, y)  # seeded: reproducible
-    assert abs(bagged - thr.tune_label(scores, y, strategy="tuned")) < 0.05
+    assert abs(bagged - thr.tune_label(scores, y, ThresholdSettings(strategy="tuned"))) < 0.05
     n_pos = int(y.sum())
     expected = anchor + (bagged - anchor) * n_pos / (n_pos + 10.0)
-    assert thr.tune_label(scores, y, strategy="shrunk", shrink=10.0) == pytest.approx(expected)
-    assert thr.tune_label(scores, y, strategy="shrunk", clip=(0.25, 0.9)) == 0.25
-    assert thr.tune_label(scores, y, strategy="fixed") == 0.5
+    assert thr.tune_label(scores, y, ThresholdSettings(strategy="shrunk", shrink=10.0)) == pytest.approx(expected)
+    assert thr.tune_label(scores, y, ThresholdSettings(strategy="shrunk", clip=(0.25, 0.9))) == 0.25
+    assert thr.tune_label(scores, y, ThresholdSettings(strategy="fixed")) == 0.5
     few = y.copy()
     few[np.flatnonzero(y)[2:]] = 0  # two positives left: below min_positives, the anchor alone
-    assert thr.tune_label(scores, few, strategy="shrunk", min_positives=3) == pytest.approx(thr.prevalence_threshold(scores, few))
-    assert thr.tune_label(scores, np.zeros(400), strategy="shrunk") == 0.5
-    with pytest.raises(ValueError, match="strategy must be one of"):
-        thr.tune_label(scores, y, strategy="best")
+    assert thr.tune_label(scores, few, ThresholdSettings(min_positives=3)) == pytest.approx(thr.prevalence_threshold(scores, few))
+    assert thr.tune_label(scores, np.zeros(400), ThresholdSettings()) == 0.5
+    with pytest.raises(SettingsError, match="strategy must be one of"):
+        ThresholdSettings(strategy="best")
 
 
-def test_tune_thresholds_changes_thresholds_and_meets_min_recall_on_validation(fitted, corpus) -> None:
-    model = clone(fitted).set_params(threshold_strategy="tuned", min_recall={"adverse_event": 0.95})
+def test_tuned_thresholds_differ_from_fixed_and_meet_min_recall_on_validation(fitted, corpus) -> None:
+    model = clone(fitted)
     texts, Y = corpus["train"]
     noisy = dict(Y, adverse_event=Y["adverse_event"].copy())
     flip = np.random.default_rng(3).random(len(texts)) < 0.15  # label noise so the recall target binds
@@ -268,8 +270,9 @@ def test_tune_thresholds_changes_thresholds_and_meets_min_recall_on_validation(f
     val_noisy = dict(val_Y, adverse_event=val_Y["adverse_event"].copy())
     flip = np.random.default_rng(4).random(len(val_texts)) < 0.15
     val_noisy["adverse_event"][flip] = 1 - val_noisy["adverse_event"][flip]
-    assert model.tune_thresholds(val_texts, val_noisy) is model
-    assert model.thresholds_ != thr.tune_all(SPECS, model.predict_proba(val_texts), val_noisy, strategy="fixed")
+    proba = model.predict_proba(val_texts)
+    model.thresholds_ = thr.tune_all(SPECS, proba, val_noisy, ThresholdSettings(strategy="tuned"), {"adverse_event": 0.95})
+    assert model.thresholds_ != thr.tune_all(SPECS, proba, val_noisy, ThresholdSettings(strategy="fixed"))
     assert set(model.thresholds_) == {"perception", "adverse_event"} and len(model.thresholds_["perception"]) == 3
     p = model.predict_proba(val_texts)["adverse_event"][:, 1]
     gold = val_noisy["adverse_event"] == 1
@@ -277,14 +280,15 @@ def test_tune_thresholds_changes_thresholds_and_meets_min_recall_on_validation(f
     assert (p[gold] >= cut).mean() >= 0.95
     assert (p[gold] >= cut + 1e-6).mean() < 0.95 + 1 / gold.sum() + 1e-9  # the highest such threshold
     with pytest.raises(ValueError, match="binary tasks"):
-        clone(fitted).set_params(min_recall={"perception": 0.9}).fit(texts, Y)
+        thr.tune_all(SPECS, proba, val_noisy, ThresholdSettings(), {"perception": 0.9})
 
 
 # -- artifacts -------------------------------------------------------------------------------------------------
 
 
 def test_save_load_round_trip_gives_identical_probabilities(fitted, corpus, tmp_path: Path) -> None:
-    model = clone(fitted).fit(*corpus["train"]).tune_thresholds(*corpus["val"])
+    model = clone(fitted).fit(*corpus["train"])
+    model.thresholds_ = thr.tune_all(SPECS, model.predict_proba(corpus["val"][0]), corpus["val"][1])
     model.save(tmp_path / "model")
     meta = json.loads((tmp_path / "model" / "baseline.json").read_text())
     assert meta["tasks"] == [s.to_dict() for s in SPECS] and meta["thresholds"] == model.thresholds_

@@ -17,18 +17,16 @@ import numpy as np
 import pytest
 import torch
 
-from models import encoder as encoder_module
-from models.encoder import EncoderNotFoundError, check_encoder_dir, default_encoder_dir, load_tokenizer, tiny_encoder
+from common.errors import SettingsError
+from common.settings import TransformerSettings as TransformerConfig
+from common.settings import from_mapping, to_dict
+from models.metrics import task_macro_f1
 from models.tasks import UNLABELED, TaskSpec
-from models.transformer import (
-    MultiTaskTransformer,
-    TransformerClassifier,
-    TransformerConfig,
-    _length_bucketed_batches,
-    class_weights,
-    quantize_int8,
-    task_macro_f1,
-)
+from models.transformer import MultiTaskTransformer, TransformerClassifier, class_weights, quantize_int8
+from models.transformer import encoder as encoder_module
+from models.transformer.encoder import (EncoderNotFoundError, check_encoder_dir, default_encoder_dir, load_tokenizer,
+                                        tiny_encoder)
+from models.transformer.network import length_bucketed_batches
 
 SENTIMENT = TaskSpec("sentiment", "single", ("negative", "neutral", "positive"))
 PERCEPTION = TaskSpec("perception", "multi", ("efficacy", "safety_tolerability", "access_cost"))
@@ -51,8 +49,8 @@ FILLERS = ["today", "in clinic", "for my patients", "at the conference", "this w
 # Fast settings for a randomly initialized tiny encoder (production defaults are for pretrained ones). One thread:
 # the tiny model's matmuls are too small to gain from two, and on a busy shared CPU two threads wait on each other.
 TINY = TransformerConfig(max_length=64, batch_size=16, epochs=8, learning_rate=3e-3, head_learning_rate=1e-2,
-                         patience=8, seed=0, num_threads=1)
-FAST = {"max_length": 64, "learning_rate": 3e-3, "head_learning_rate": 1e-2, "num_threads": 1}
+                         patience=8, seed=0, num_threads=1, precision="fp32")
+FAST = {"max_length": 64, "learning_rate": 3e-3, "head_learning_rate": 1e-2, "num_threads": 1, "precision": "fp32"}
 
 
 def make_corpus(n: int, seed: int) -> tuple[list[str], dict[str, np.ndarray]]:
@@ -101,13 +99,13 @@ def fitted(tiny_dir: Path, corpus: dict[str, Any]) -> TransformerClassifier:
 
 def test_config_validates_and_round_trips() -> None:
     cfg = TransformerConfig(learning_rate=1e-4, num_threads=2)
-    assert TransformerConfig.from_dict(cfg.to_dict()) == cfg
+    assert from_mapping(TransformerConfig, to_dict(cfg), "test", "transformer") == cfg
     for bad in ({"precision": "fp16"}, {"epochs": 0}, {"warmup_ratio": 1.0}, {"class_weighting": "balanced"},
-                {"inference_precision": "int4"}, {"num_threads": 0}, {"pos_weight_cap": 0.5}):
-        with pytest.raises(ValueError):
+                {"precision": "int8"}, {"num_threads": 0}, {"pos_weight_cap": 0.5}):
+        with pytest.raises(SettingsError):
             TransformerConfig(**bad)
-    with pytest.raises(ValueError, match="unknown keys"):
-        TransformerConfig.from_dict({"learning_rat": 1e-4})
+    with pytest.raises(SettingsError, match="unknown setting `transformer.learning_rat`"):
+        from_mapping(TransformerConfig, {"learning_rat": 1e-4}, "test", "transformer")
 
 
 def test_default_encoder_is_the_packaged_minilm() -> None:
@@ -208,11 +206,11 @@ def test_unlabeled_rows_are_masked(tiny_dir: Path, corpus: dict[str, Any], caplo
 def test_bad_targets_are_refused(tiny_dir: Path, corpus: dict[str, Any]) -> None:
     texts, y = corpus["train"]
     clf = TransformerClassifier(TASKS, encoder_dir=tiny_dir, config=TINY)
-    with pytest.raises(ValueError, match="task keys"):
+    with pytest.raises(ValueError, match="no targets for task"):
         clf.fit(texts, {"sentiment": y["sentiment"]}, progress=False)
     with pytest.raises(ValueError, match="shape"):
         clf.fit(texts, {**y, "perception": y["perception"][:, :2]}, progress=False)
-    with pytest.raises(ValueError, match="outside"):
+    with pytest.raises(ValueError, match="label index"):
         clf.fit(texts, {**y, "sentiment": y["sentiment"] + 3}, progress=False)
 
 
@@ -245,7 +243,7 @@ def test_same_seed_same_model(tiny_dir: Path, corpus: dict[str, Any]) -> None:
     tx, ty = tx[:96], {k: v[:96] for k, v in ty.items()}
     cfg = TransformerConfig(epochs=2, seed=7, **FAST)
     runs = [TransformerClassifier(TASKS, tiny_dir, c).fit(tx, ty, vx, vy, progress=False).predict_proba(vx)
-            for c in (cfg, cfg, TransformerConfig(**{**cfg.to_dict(), "seed": 8}))]
+            for c in (cfg, cfg, TransformerConfig(**{**to_dict(cfg), "seed": 8}))]
     for task in TASKS:
         np.testing.assert_array_equal(runs[0][task.name], runs[1][task.name])
         assert not np.allclose(runs[0][task.name], runs[2][task.name])
@@ -274,8 +272,8 @@ def test_probabilities_follow_the_conventions(fitted: TransformerClassifier, cor
 def test_row_order_survives_length_sorting(fitted: TransformerClassifier, corpus: dict[str, Any]) -> None:
     texts = corpus["val"][0][:40] + ["great results.", "nausea and rash " * 12]
     perm = np.random.default_rng(3).permutation(len(texts))
-    straight = fitted.predict_proba(texts, batch_size=8)
-    shuffled = fitted.predict_proba([texts[i] for i in perm], batch_size=8)
+    straight = fitted.predict_proba(texts, batch_size=8, precision="fp32")
+    shuffled = fitted.predict_proba([texts[i] for i in perm], batch_size=8, precision="fp32")
     for task in TASKS:
         np.testing.assert_allclose(shuffled[task.name], straight[task.name][perm], atol=1e-5)
 
@@ -345,8 +343,8 @@ def test_class_weights_counter_imbalance_without_overshooting() -> None:
 
 def test_length_bucketed_batches_cover_every_row_once_and_repeat_with_the_seed() -> None:
     lengths = np.random.default_rng(0).integers(5, 100, size=1000)
-    first = _length_bucketed_batches(lengths, 16, np.random.default_rng(4))
-    again = _length_bucketed_batches(lengths, 16, np.random.default_rng(4))
+    first = length_bucketed_batches(lengths, 16, np.random.default_rng(4))
+    again = length_bucketed_batches(lengths, 16, np.random.default_rng(4))
     assert all(np.array_equal(a, b) for a, b in zip(first, again))
     assert sorted(np.concatenate(first).tolist()) == list(range(1000))
     padding = sum(int(lengths[b].max()) * len(b) - int(lengths[b].sum()) for b in first)

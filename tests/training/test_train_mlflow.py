@@ -11,20 +11,19 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from labeling.params import load_params
-from training.cli import build_dataset_from
-from training.config import PromotionPolicy
+from common.settings import PromoteSettings
+from helpers import settings
+from training.data import build_dataset_from
 from training.registry import CHALLENGER, CHAMPION, alias_version, promote
 from training.train import train_and_register
 
 ROOT = Path(__file__).resolve().parents[2]
+GATE = PromoteSettings(0.01, 0.03)
 
 
-def params() -> dict:
-    p = load_params(ROOT / "params.yaml")
-    p["baseline"] = {**p["baseline"], "min_df": 1}
-    p["dataset"] = {**p["dataset"], "frozen_test_file": None}
-    return p
+def params(**baseline: object):
+    """Shipped settings, with min_df 1 (the test corpus is small) and any other baseline changes."""
+    return settings(baseline={"min_df": 1, **baseline})
 
 
 def occ(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -67,21 +66,21 @@ def test_train_register_reload_in_new_process(tracking: str, dataset_dir: Path, 
 
 def test_promotion_gate_with_real_registry(tracking: str, dataset_dir: Path) -> None:
     first = train_and_register("baseline", dataset_dir, params(), registered_model="occ-gate")
-    weak = train_and_register("baseline", dataset_dir, params(), registered_model="occ-gate",
-                              family_overrides={"C": 1e-4, "word_ngram_range": [1, 1], "char_ngram_range": None})
+    weak = train_and_register("baseline", dataset_dir, params(C=1e-4, word_ngram_range=[1, 1], char_ngram_range=None),
+                              registered_model="occ-gate")
     assert weak.aliases == [CHALLENGER] and alias_version("occ-gate", CHAMPION) == first.version
-    decision = promote("occ-gate", dataset_dir, PromotionPolicy(0.01, 0.03))
+    decision = promote("occ-gate", dataset_dir, GATE)
     assert not decision.promoted and alias_version("occ-gate", CHAMPION) == first.version
     with pytest.raises(Exception, match="--reason"):
-        promote("occ-gate", dataset_dir, PromotionPolicy(0.01, 0.03), force=True)
-    forced = promote("occ-gate", dataset_dir, PromotionPolicy(0.01, 0.03), force=True, reason="testing override")
+        promote("occ-gate", dataset_dir, GATE, force=True)
+    forced = promote("occ-gate", dataset_dir, GATE, force=True, reason="testing override")
     assert forced.promoted and alias_version("occ-gate", CHAMPION) == weak.version
     import mlflow
 
     tags = mlflow.MlflowClient().get_model_version("occ-gate", weak.version).tags
     assert "testing override" in tags["promotion_reason"]
     again = train_and_register("baseline", dataset_dir, params(), registered_model="occ-gate")
-    better = promote("occ-gate", dataset_dir, PromotionPolicy(0.01, 0.03))
+    better = promote("occ-gate", dataset_dir, GATE)
     assert better.promoted and alias_version("occ-gate", CHAMPION) == again.version
 
 

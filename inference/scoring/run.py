@@ -1,0 +1,274 @@
+"""`occ score`: stream post dumps through one pinned model version, chunk by chunk, resumably.
+
+One pass: the same row pipeline as `occ ingest` (validation, quarantine, de-duplication, redaction, product
+matching), then scoring. Each chunk of input rows becomes `scores/part-NNNNNN.parquet` and
+`quarantine/part-NNNNNN.parquet`, written atomically, then `_progress.json` records the chunk as done.
+`--resume` replays the finished chunks through the row pipeline without scoring (rebuilding de-duplication
+state and counts exactly) and continues with the next chunk, so a resumed run's output equals an
+uninterrupted one. `_manifest.json` is written last and marks a complete run.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+import pyarrow.parquet as pq
+
+from common.atomic import AtomicParquetWriter, remove_stale_temporaries, write_json_atomic, write_table_atomic
+from common.checksums import sha256_file
+from common.errors import OccError
+from common.progress import Progress
+from common.settings import ScoreSettings, Settings
+from inference.scoring.outputs import scored_schema, scored_table, write_adverse_events
+from labeling.ingest.mapping import IDENTITY, ColumnMapping
+from labeling.ingest.pipeline import IngestStats, PostPipeline
+from labeling.ingest.products import ProductDictionary, products_from_dict
+from labeling.ingest.readers import check_input, detect_format
+from labeling.ingest.run import batched, iter_raw_records
+from labeling.ingest.schema import QUARANTINE_SCHEMA
+from models.artifact import ModelBundle
+from models.registry import PinnedModel, load_pinned, pin
+
+logger = logging.getLogger(__name__)
+
+SCORES_DIR = "scores"
+QUARANTINE_PARTS_DIR = "quarantine"
+QUARANTINE_FILE = "quarantine.parquet"
+PROGRESS_FILE = "_progress.json"
+MANIFEST_FILE = "_manifest.json"
+LOCK_FILE = ".lock"
+AE_FILE = "adverse_events.csv"
+
+
+class ScoreError(OccError, RuntimeError):
+    """Scoring cannot start; raised before any output is written."""
+
+
+def file_sha256(path: Path) -> str:
+    """Input checksums for the manifest and for refusing to resume over changed inputs."""
+    return sha256_file(path)
+
+
+def estimate_rows(paths: Sequence[Path]) -> int | None:
+    """A quick row estimate for the ETA (newlines for text files, metadata for Parquet)."""
+    total = 0
+    for path in paths:
+        fmt, gzipped = detect_format(path)
+        if fmt == "parquet":
+            total += pq.ParquetFile(path).metadata.num_rows
+        elif gzipped:
+            return None
+        else:
+            with open(path, "rb") as handle:
+                total += sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 22), b""))
+    return total
+
+
+class OutputLock:
+    """An exclusive lock on the output folder: a second run refuses at once instead of racing."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.path = out_dir / LOCK_FILE
+        self._fd: int | None = None
+
+    def __enter__(self) -> "OutputLock":
+        self._fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            os.close(self._fd)
+            self._fd = None
+            raise ScoreError(f"another `occ score` is writing into {self.path.parent} right now; wait for it or use another --out") from exc
+        os.ftruncate(self._fd, 0)
+        os.write(self._fd, str(os.getpid()).encode())
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+
+
+def _part_name(index: int) -> str:
+    return f"part-{index:06d}.parquet"
+
+
+def _load_progress(out_dir: Path) -> dict[str, Any] | None:
+    import json
+
+    path = out_dir / PROGRESS_FILE
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def check_out_dir(out_dir: Path, resume: bool) -> None:
+    """Refuse, before anything is written, a folder holding a complete run or files that are not a stopped run.
+
+    Shared by both engines so that `--out` means the same thing whichever one runs.
+    """
+    if (out_dir / MANIFEST_FILE).exists():
+        raise ScoreError(f"{out_dir} already holds a complete scoring run ({MANIFEST_FILE}); choose a new --out")
+    if out_dir.exists() and any(out_dir.iterdir()) and not resume and not (out_dir / LOCK_FILE).exists():
+        raise ScoreError(f"{out_dir} is not empty; choose a new --out (or --resume a run that was stopped)")
+
+
+def check_bundle(bundle: ModelBundle, config: ScoreSettings, pinned: PinnedModel) -> None:
+    if config.expect_taxonomy_version and bundle.taxonomy_version != str(config.expect_taxonomy_version):
+        raise ScoreError(f"model {pinned.uri} was trained on taxonomy {bundle.taxonomy_version!r}, but this run expects "
+                         f"{config.expect_taxonomy_version!r}; score with a model of that taxonomy or change "
+                         "score.expect_taxonomy_version")
+
+
+def score(inputs: Sequence[Path], out_dir: Path, model_uri: str, settings: Settings = Settings(), *,
+          mapping: ColumnMapping = IDENTITY, products: ProductDictionary | None = None, resume: bool = False,
+          progress: bool = True) -> dict[str, Any]:
+    """Score `inputs` into `out_dir` with the version `model_uri` resolves to now; returns the manifest.
+
+    Uses the `score`, `ingest` and `safety` sections of `settings`.
+    """
+    inputs = [Path(p) for p in inputs]
+    for path in inputs:
+        check_input(path)
+    out_dir = Path(out_dir)
+    check_out_dir(out_dir, resume)
+    pinned = pin(model_uri)
+    bundle = load_pinned(pinned)
+    check_bundle(bundle, settings.score, pinned)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with OutputLock(out_dir):
+        return _score_locked(inputs, out_dir, pinned, bundle, settings, mapping, products, resume, progress)
+
+
+def _score_locked(inputs: list[Path], out_dir: Path, pinned: PinnedModel, bundle: ModelBundle, settings: Settings,
+                  mapping: ColumnMapping, products: ProductDictionary | None, resume: bool,
+                  progress: bool) -> dict[str, Any]:
+    config = settings.score
+    state = _load_progress(out_dir)
+    if (out_dir / MANIFEST_FILE).exists():
+        raise ScoreError(f"{out_dir} already holds a complete scoring run ({MANIFEST_FILE}); choose a new --out")
+    if state is not None and not resume:
+        raise ScoreError(f"{out_dir} holds an unfinished run; pass --resume to continue it, or choose a new --out")
+    checksums = {str(p): file_sha256(p) for p in inputs}
+    if state is not None:
+        if state["inputs"] != checksums:
+            raise ScoreError(f"the inputs differ from those of the unfinished run in {out_dir} (names or checksums); "
+                             "resume with the same files, or choose a new --out")
+        if state["model"]["uri"] != pinned.uri:
+            logger.info("resuming with the run's own pinned model %s (not %s)", state["model"]["uri"], pinned.uri)
+            pinned = PinnedModel(**state["model"])
+            bundle = load_pinned(pinned)
+    remove_stale_temporaries(out_dir)
+    (out_dir / SCORES_DIR).mkdir(exist_ok=True)
+    (out_dir / QUARANTINE_PARTS_DIR).mkdir(exist_ok=True)
+    remove_stale_temporaries(out_dir / SCORES_DIR)
+    remove_stale_temporaries(out_dir / QUARANTINE_PARTS_DIR)
+
+    dictionary = products or (products_from_dict(bundle.products) if bundle.products else None)
+    pipeline = PostPipeline(settings.ingest, mapping, dictionary)
+    specs = bundle.specs
+    schema = scored_schema(specs)
+    done_chunks = int(state["chunks_done"]) if state else 0
+    started = time.monotonic()
+    timings = {"read_validate_s": 0.0, "score_s": 0.0, "write_s": 0.0}
+    precision = config.precision  # "auto" resolves on this machine (models.transformer.precision)
+    provenance_base = {"model_name": pinned.name, "model_version": pinned.version, "model_run_id": pinned.run_id}
+    scored_rows = 0
+    total = estimate_rows(inputs)
+    chunks = batched(iter_raw_records(inputs, settings.ingest), config.chunk_rows)
+    with Progress("score", total=total, unit="posts", enabled=progress) as bar:
+        for index, raw_chunk in enumerate(chunks):
+            t0 = time.monotonic()
+            clean, rejected = [], []
+            for raw in raw_chunk:
+                row, bad = pipeline.process(raw)
+                if row is not None:
+                    clean.append(row)
+                elif bad is not None:
+                    rejected.append(bad)
+            timings["read_validate_s"] += time.monotonic() - t0
+            if index < done_chunks:  # replayed: already written by the interrupted run
+                bar.update(len(raw_chunk))
+                continue
+            t1 = time.monotonic()
+            table = None
+            if clean:
+                proba = bundle.predict_proba([r["text"] for r in clean], batch_size=config.batch_size, precision=precision)
+                table = scored_table(clean, specs, proba, bundle.thresholds,
+                                     {**provenance_base, "scored_at": datetime.now(timezone.utc)})
+            timings["score_s"] += time.monotonic() - t1
+            t2 = time.monotonic()
+            with AtomicParquetWriter(out_dir / SCORES_DIR / _part_name(index), schema) as part:
+                if table is not None:
+                    part.write_table(table)
+            with AtomicParquetWriter(out_dir / QUARANTINE_PARTS_DIR / _part_name(index), QUARANTINE_SCHEMA) as part:
+                part.write_rows(rejected)
+            scored_rows += len(clean)
+            write_json_atomic(out_dir / PROGRESS_FILE, {"chunks_done": index + 1, "inputs": checksums,
+                                                        "model": pinned.to_dict(), "chunk_rows": config.chunk_rows})
+            timings["write_s"] += time.monotonic() - t2
+            bar.update(len(raw_chunk))
+    return _finish(out_dir, inputs, checksums, pinned, bundle, settings, pipeline, timings, started, scored_rows)
+
+
+def _finish(out_dir: Path, inputs: list[Path], checksums: dict[str, str], pinned: PinnedModel, bundle: ModelBundle,
+            settings: Settings, pipeline: PostPipeline, timings: dict[str, float], started: float,
+            scored_this_session: int) -> dict[str, Any]:
+    import pyarrow as pa
+
+    quarantine_parts = sorted((out_dir / QUARANTINE_PARTS_DIR).glob("part-*.parquet"))
+    tables = [pq.read_table(p) for p in quarantine_parts]
+    merged = pa.concat_tables(tables) if tables else QUARANTINE_SCHEMA.empty_table()
+    write_table_atomic(out_dir / QUARANTINE_FILE, merged)
+    return finish_run(out_dir, inputs, checksums, pinned, bundle, settings, pipeline.stats, timings, started,
+                      scored_this_session)
+
+
+def finish_run(out_dir: Path, inputs: Sequence[Path], checksums: dict[str, str], pinned: PinnedModel,
+               bundle: ModelBundle, settings: Settings, stats: IngestStats, timings: dict[str, float],
+               started: float, scored_this_session: int, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Export adverse events from the written parts and write `_manifest.json` last; returns the manifest.
+
+    Shared by the local and the Spark engine (the caller has written `scores/part-*.parquet` and
+    `quarantine.parquet`), so both produce the same manifest and the counts are checked the same way:
+    the scored count is read back from the parts on disk, not trusted from the caller.
+    """
+    parts = sorted((out_dir / SCORES_DIR).glob("part-*.parquet"))
+    written = sum(pq.read_metadata(p).num_rows for p in parts)
+    ae_count = None
+    safety = next((s for s in bundle.specs if s.name == settings.safety.task and s.kind == "binary"), None)
+    if safety is not None:
+        ae_count = write_adverse_events(parts, out_dir / AE_FILE, safety)
+    seconds = time.monotonic() - started
+    manifest = {
+        "complete": True,
+        "inputs": [{"path": str(p), "sha256": checksums[str(p)], "bytes": p.stat().st_size} for p in inputs],
+        "model": {**pinned.to_dict(), "kind": bundle.kind, "taxonomy_version": bundle.taxonomy_version},
+        "taxonomy": bundle.taxonomy,
+        "thresholds": bundle.thresholds,
+        "safety": {"task": safety.name if safety is not None else None,
+                   "operating_point": bundle.info.get("safety")},
+        "counts": {"rows_read": stats.rows_read, "rows_scored": written, "rows_quarantined": stats.rows_quarantined,
+                   "duplicates_dropped": stats.duplicates_dropped,
+                   "reconciled": stats.rows_read == written + stats.rows_quarantined + stats.duplicates_dropped,
+                   "quarantine_reasons": dict(stats.quarantine_reasons), "redactions": dict(stats.redactions),
+                   "adverse_events_flagged": ae_count},
+        "parts": [p.name for p in parts],
+        "timings": {**{k: round(v, 3) for k, v in timings.items()}, "seconds": round(seconds, 3),
+                    "rows_scored_this_session": scored_this_session,
+                    "posts_per_second": round(scored_this_session / seconds, 1) if seconds > 0 else None},
+        "finished_at": datetime.now(timezone.utc).isoformat(),
+        **(extra or {}),
+    }
+    write_json_atomic(out_dir / MANIFEST_FILE, manifest)
+    (out_dir / PROGRESS_FILE).unlink(missing_ok=True)
+    logger.info("scored %d posts with %s: %d read = %d scored + %d quarantined + %d duplicates (%s)",
+                written, pinned.uri, stats.rows_read, written, stats.rows_quarantined, stats.duplicates_dropped,
+                "reconciled" if manifest["counts"]["reconciled"] else "NOT RECONCILED")
+    return manifest
