@@ -4,9 +4,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEMO_DIR ?= demo
 
-.PHONY: venv demo test test-fast bench clean
+.PHONY: venv demo test test-fast bench-docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +19,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	PATH="$(abspath $(BIN)):$$PATH" bash scripts/demo.sh $(DEMO_DIR)
+	PATH="$(abspath $(BIN)):$$PATH" bash scripts/demo.sh
 
 test: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" bash scripts/browser.sh
@@ -29,5 +28,8 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
+# What `make demo` writes (dvc.yaml outs, the local MLflow store); the frozen test ids and metrics/ are
+# tracked in git and stay.
 clean:
-	rm -rf $(DEMO_DIR) .pytest_cache
+	rm -rf data/raw data/ingested data/dataset data/new_dump data/scored data/report mlflow.db mlartifacts \
+		.dvc/tmp .pytest_cache test-artifacts

@@ -32,6 +32,7 @@ class RegisteredVersion:
     name: str
     version: str
     became_champion: bool
+    previous_challenger: str | None = None
 
 
 def _client() -> Any:
@@ -54,6 +55,7 @@ def register_version(name: str, model_uri: str, run_id: str, tags: Mapping[str, 
     import mlflow
 
     client = _client()
+    previous = alias_version(name, CHALLENGER)
     result = mlflow.register_model(model_uri, name, tags=dict(tags))
     try:
         for _ in range(60):  # registration is asynchronous on some backends
@@ -70,12 +72,16 @@ def register_version(name: str, model_uri: str, run_id: str, tags: Mapping[str, 
         client.delete_model_version(name, result.version)  # leave no half-registered version behind
         raise
     logger.info("registered %s version %s (run %s) as %s", name, result.version, run_id, CHALLENGER)
-    return RegisteredVersion(name, str(result.version), became_champion)
+    return RegisteredVersion(name, str(result.version), became_champion, previous)
 
 
-def delete_version(name: str, version: str) -> None:
-    """Remove a version and its aliases (used when a later step of training fails)."""
-    _client().delete_model_version(name, version)
+def delete_version(registered: RegisteredVersion) -> None:
+    """Take a registration back (a later step of training failed): the version and its aliases go, and
+    `challenger` points again at the version it pointed at before."""
+    client = _client()
+    client.delete_model_version(registered.name, registered.version)
+    if registered.previous_challenger is not None:
+        client.set_registered_model_alias(registered.name, CHALLENGER, registered.previous_challenger)
 
 
 def evaluate_uri(model_uri: str, dataset_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:

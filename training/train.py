@@ -243,7 +243,7 @@ def train_and_register(kind: str, dataset_dir: Path, settings: Settings, *, prod
     except BaseException:
         logger.error("a step after registering %s version %s failed: deleting that version so that no "
                      "incomplete version stays registered", name, version.version)
-        delete_version(name, version.version)
+        delete_version(version)
         raise
     if safety is not None and not safety.target_met:
         logger.warning("%s version %s: %s", name, version.version, safety.sentence())

@@ -55,3 +55,32 @@ def test_scored_table_of_no_rows_is_empty_but_typed() -> None:
     table = scored_table([], SPECS, proba, THRESHOLDS, {"model_name": "m"})
     assert table.num_rows == 0 and table.schema.equals(scored_schema(SPECS))
     assert isinstance(table.column("topics").type, pa.ListType)
+
+
+def test_adverse_event_export_follows_the_decision_column_at_the_rounding_edge(tmp_path) -> None:
+    """A probability just under the threshold rounds *up to* it when stored; one just over could round down.
+    The export must list exactly the posts whose decision column says "yes" (one decision, written once)."""
+    import csv
+
+    import pyarrow.parquet as pq
+
+    from inference.scoring.outputs import write_adverse_events
+
+    threshold = 0.3
+    p_yes = np.array([0.2999996, 0.3000004, 0.31, 0.29, threshold])  # below (rounds to 0.3), above, clear, clear, equal
+    ae = np.stack([1 - p_yes, p_yes], axis=1)
+    n = len(p_yes)
+    proba = {"tone": np.full((n, 3), 1 / 3), "topics": np.zeros((n, 3)), "ae": ae}
+    provenance = {"model_name": "m", "model_version": "1", "model_run_id": "r",
+                  "scored_at": datetime(2026, 1, 1, tzinfo=timezone.utc)}
+    table = scored_table(_rows(n), SPECS, proba, {**THRESHOLDS, "ae": [threshold]}, provenance)
+    decided = table.column("ae").to_pylist()
+    assert decided == ["no", "yes", "yes", "no", "yes"]
+    stored = [row["yes"] for row in table.column("ae_scores").to_pylist()]
+    assert stored[0] >= np.float32(threshold)  # the stored score alone would flag post p0
+    part = tmp_path / "part-000000.parquet"
+    pq.write_table(table, part)
+    count = write_adverse_events([part], tmp_path / "adverse_events.csv", SPECS[2])
+    with open(tmp_path / "adverse_events.csv", encoding="utf-8", newline="") as handle:
+        exported = [row["post_id"] for row in csv.DictReader(handle)]
+    assert exported == [f"p{i}" for i, label in enumerate(decided) if label == "yes"] and count == 3

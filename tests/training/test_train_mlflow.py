@@ -114,7 +114,7 @@ def _registered_versions(uri: str, name: str) -> int:
         (lambda df: df.drop(columns=["urgency", "topics", "flag"]), "no column named after a task"),
     ],
 )
-def test_bad_labels_fail_clearly_and_register_nothing(tmp_path: Path, own_labels: Path, own_taxonomy: Path,
+def test_bad_labels_fail_clearly_before_training_starts(tmp_path: Path, own_labels: Path, own_taxonomy: Path,
                                                       mutate, message: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
@@ -157,3 +157,128 @@ def test_unknown_post_ids_and_taxonomy_conflict(tmp_path: Path, own_labels: Path
     (default_taxonomy_dataset / "taxonomy.json").write_text(json.dumps(meta))
     with pytest.raises(RegistryError, match="taxonomy"):
         evaluate_uri("models:/conflict@champion", default_taxonomy_dataset)
+
+
+# ---- the safety task: recall target, gate, and failures that must leave no version behind ----------------------------
+
+SAFETY = {"task": "flag"}
+
+
+@pytest.fixture()
+def noisy_dataset(tmp_path: Path, own_labels: Path, own_taxonomy: Path) -> Path:
+    """The labeled table with a fifth of the `flag` gold flipped: a 0.95 recall target then needs a threshold
+    low enough to flag far more posts than are positive."""
+    import numpy as np
+
+    table = pd.read_csv(own_labels, keep_default_na=False)
+    flip = np.random.default_rng(5).random(len(table)) < 0.2
+    table.loc[flip, "flag"] = table.loc[flip, "flag"].map({"yes": "no", "no": "yes"})
+    noisy = tmp_path / "noisy.csv"
+    table.to_csv(noisy, index=False)
+    out = tmp_path / "noisy_dataset"
+    build_dataset_from(noisy, None, own_taxonomy, out, tmp_path / "noisy_frozen.txt", params())
+    return out
+
+
+def test_a_missed_recall_target_travels_with_the_version(tracking: str, noisy_dataset: Path, tmp_path: Path) -> None:
+    import mlflow
+    from typer.testing import CliRunner
+
+    from occ import app
+
+    chosen = settings(baseline={"min_df": 1}, safety={**SAFETY, "max_flag_ratio": 1.0})
+    result = train_and_register("baseline", noisy_dataset, chosen, registered_model="missed")
+    assert result.safety is not None and not result.safety.target_met
+    assert result.safety.validation_recall < 0.95
+    client = mlflow.MlflowClient()
+    tags = client.get_model_version("missed", result.version).tags
+    assert tags["safety.target_met"] == "false" and "NOT met" in tags["safety.recall_target_missed"]
+    assert float(tags["safety.validation_recall"]) == pytest.approx(result.safety.validation_recall, abs=1e-4)
+    card = Path(mlflow.artifacts.download_artifacts(run_id=result.run_id, artifact_path="evaluation/model_card.md",
+                                                    dst_path=str(tmp_path))).read_text()
+    assert "recall target is not met" in card and "flag recall target 0.95 NOT met" in card
+
+    evaluated = CliRunner().invoke(app, ["evaluate", "--model", "models:/missed/1", "--dataset", str(noisy_dataset)])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert "safety: v1: flag recall target 0.95 NOT met" in evaluated.output
+
+    # ... and the report built on a run scored with that model says so in its adverse-event section
+    from helpers import write_dump
+    from inference.insights.report import build_report
+    from inference.scoring.run import score
+
+    manifest = score([write_dump(tmp_path / "dump.jsonl", 60, bad=False)], tmp_path / "scored", "models:/missed/1",
+                     chosen, progress=False)
+    assert manifest["safety"]["operating_point"]["target_met"] is False
+    summary = build_report(tmp_path / "scored", tmp_path / "report", chosen.report, safety_task="flag")
+    assert summary["safety"]["target_met"] is False
+    html = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
+    assert "Recall target not met." in html
+
+
+def test_the_gate_refuses_a_challenger_that_finds_fewer_adverse_events(tracking: str, noisy_dataset: Path) -> None:
+    from training.registry import comparison_table
+
+    target = settings(baseline={"min_df": 1}, safety=SAFETY)
+    champion = train_and_register("baseline", noisy_dataset, target, registered_model="safe")
+    # the same model family with a much lower recall target: fewer flagged posts, whatever its macro-F1
+    lax = train_and_register("baseline", noisy_dataset, settings(baseline={"min_df": 1}, safety={**SAFETY, "min_recall": 0.5}),
+                             registered_model="safe")
+    decision = promote("safe", noisy_dataset, GATE, target.safety)
+    assert not decision.promoted and "flag recall drops" in decision.reason
+    assert alias_version("safe", CHAMPION) == champion.version and lax.version != champion.version
+    table = comparison_table(decision)
+    assert "flag recall" in table and "flag flag share" in table
+    forced = promote("safe", noisy_dataset, GATE, target.safety, force=True, reason="accepting fewer flags for a pilot")
+    assert forced.promoted and "forced: accepting fewer flags" in forced.reason
+
+
+def test_mlflow_logs_exactly_the_settings_that_shaped_the_model(tracking: str, dataset_dir: Path) -> None:
+    import mlflow
+
+    from common.settings import BaselineSettings, ThresholdSettings
+
+    result = train_and_register("baseline", dataset_dir, params(), registered_model="params")
+    logged = mlflow.MlflowClient().get_run(result.run_id).data.params
+    baseline = {k.split(".", 1)[1] for k in logged if k.startswith("baseline.")}
+    assert baseline == set(BaselineSettings.__dataclass_fields__)  # nothing bypassed, nothing missing
+    thresholds = {k.split(".", 1)[1] for k in logged if k.startswith("thresholds.")}
+    assert thresholds == set(ThresholdSettings.__dataclass_fields__)
+    assert logged["baseline.min_df"] == "1" and logged["safety.min_recall"] == "0.95"
+    assert not any("threshold_" in k or k == "baseline.min_recall" for k in logged)
+
+
+def test_a_failure_inside_the_run_registers_nothing(tracking: str, dataset_dir: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import mlflow
+
+    import training.train as train_module
+
+    def broken_log_bundle(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("artifact store went away")
+
+    monkeypatch.setattr(train_module, "log_bundle", broken_log_bundle)
+    with pytest.raises(RuntimeError, match="artifact store went away"):
+        train_and_register("baseline", dataset_dir, params(), registered_model="inside")
+    assert _registered_versions(tracking, "inside") == 0
+    runs = mlflow.search_runs(experiment_names=["occ-insights"], output_format="list")
+    assert runs and runs[0].info.status == "FAILED"
+
+
+def test_a_failure_after_registration_removes_the_version_again(tracking: str, dataset_dir: Path, tmp_path: Path) -> None:
+    from training.train import TrainingError
+
+    first = train_and_register("baseline", dataset_dir, params(), registered_model="after")
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where --metrics-out wants a folder")
+    with pytest.raises(TrainingError, match="cannot write --metrics-out"):
+        train_and_register("baseline", dataset_dir, params(), registered_model="after",
+                           metrics_out=blocker / "metrics.json")
+    assert _registered_versions(tracking, "after") == 1  # only the first, complete version
+    assert alias_version("after", CHALLENGER) == first.version  # the alias is back where it was
+    assert alias_version("after", CHAMPION) == first.version
+    # the very first version of a model becomes champion at registration: a later failure takes that back too
+    with pytest.raises(TrainingError):
+        train_and_register("baseline", dataset_dir, params(), registered_model="first-fails",
+                           metrics_out=blocker / "metrics.json")
+    assert _registered_versions(tracking, "first-fails") == 0 and alias_version("first-fails", CHAMPION) is None
