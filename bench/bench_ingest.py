@@ -63,11 +63,12 @@ def run_ingest(dump: Path, out: Path, products: Path, extra_env: dict[str, str] 
 
 
 def profile_pipeline(dump: Path, products: Path, sample: int = 50000) -> str:
-    from labeling.ingest import IngestConfig, PostPipeline
+    from common.settings import IngestSettings
+    from labeling.ingest.pipeline import PostPipeline
     from labeling.ingest.products import load_products
     from labeling.ingest.readers import read_jsonl
 
-    pipeline = PostPipeline(IngestConfig(), products=load_products(products))
+    pipeline = PostPipeline(IngestSettings(), products=load_products(products))
     records = []
     for i, raw in enumerate(read_jsonl(dump, False, 10**6, 2000)):
         if i >= sample:

@@ -2,7 +2,7 @@
 
 Why: ingest must sustain >= 5,000 rows/s, so the default redaction has to cost a small fraction of that
 budget (target >= 30,000 posts/s for ~200-character posts), while deeper NER redaction is an opt-in whose
-price must be known before anyone turns it on (RELIABILITY.md, "Personal data (redaction)"). This script
+price must be known before anyone turns it on (docs/RELIABILITY.md, "Personal data"). This script
 builds its own synthetic clinician posts (90% without personal data, 10% with seeded fake identifiers),
 then times, on the same posts:
 
@@ -33,10 +33,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from labeling.ingest.redaction import (  # noqa: E402
+from labeling.ingest.redaction import Redactor  # noqa: E402
+from labeling.ingest.redaction.ner import (  # noqa: E402
     NER_SCORE_THRESHOLD,
     PRESIDIO_ENTITY_KINDS,
-    Redactor,
     build_presidio_analyzer,
     find_spacy_model,
 )

@@ -38,7 +38,7 @@ def read_texts(dump: Path, n: int) -> list[str]:
 def naive_pipeline_rate(texts: list[str], batch_size: int, n_labels: int) -> float:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
-    from models.encoder import default_encoder_dir
+    from models.transformer.encoder import default_encoder_dir
 
     folder = default_encoder_dir()
     model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=n_labels)

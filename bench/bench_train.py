@@ -18,21 +18,19 @@ from pathlib import Path
 
 import numpy as np
 
+from common.settings import Settings, load_settings
 from labeling.dataset import load_dataset_dir
-from labeling.params import load_params
 from labeling.taxonomy import taxonomy_from_dict
-from training.config import ThresholdPolicy
 from training.data import split_inputs, task_specs
 from training.metrics import evaluate_all, mean_macro_f1
 from training.train import fit_family, tune_with_policy
 
 
-def fit_and_score(kind: str, specs, splits, params, overrides=None) -> tuple[float, dict]:
-    family = {**(params.get(kind) or {}), **(overrides or {})}
-    policy = ThresholdPolicy.from_params(params)
+def fit_and_score(kind: str, specs, splits, settings: Settings) -> tuple[float, dict]:
     start = time.perf_counter()
-    model, _ = fit_family(kind, specs, splits["train"], splits["validation"], family)
-    thresholds = tune_with_policy(specs, model.predict_proba(splits["validation"][0]), splits["validation"][1], policy)
+    model, _ = fit_family(kind, specs, splits["train"], splits["validation"], settings)
+    thresholds, _ = tune_with_policy(specs, model.predict_proba(splits["validation"][0]), splits["validation"][1],
+                                     settings.thresholds, settings.safety)
     seconds = time.perf_counter() - start
     metrics = evaluate_all(specs, model.predict_proba(splits["test"][0]), splits["test"][1], thresholds)
     return seconds, metrics
@@ -47,20 +45,21 @@ def main() -> None:
     parser.add_argument("--finetune-only", action="store_true", help="only time the fine-tune on --finetune-posts")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")  # epoch lines
-    params = load_params(args.params)
+    settings = load_settings(args.params)
+    if args.epochs:
+        settings = settings.replace("transformer", epochs=args.epochs)
     data, taxonomy = load_dataset_dir(args.dataset)
     specs = task_specs(taxonomy_from_dict(taxonomy))
     splits = {name: split_inputs(data[name], specs) for name in ("train", "validation", "test")}
-    overrides = {"epochs": args.epochs} if args.epochs else {}
 
     results = {}
     for kind in () if args.finetune_only else ("baseline", "transformer"):
-        seconds, metrics = fit_and_score(kind, specs, splits, params, overrides if kind == "transformer" else None)
+        seconds, metrics = fit_and_score(kind, specs, splits, settings)
         results[kind] = (seconds, metrics)
         print(f"{kind}: fit {seconds:.0f}s, test mean macro-F1 {mean_macro_f1(metrics):.3f}", flush=True)
     if results:
         report(specs, results)
-    finetune(specs, splits, params, overrides, args.finetune_posts)
+    finetune(specs, splits, settings, args.finetune_posts)
 
 
 def report(specs, results) -> None:
@@ -72,7 +71,7 @@ def report(specs, results) -> None:
     print(f"{'train wall time':<18}{base_s:>9.0f}s{tf_s:>12.0f}s   (transformer / baseline: {tf_s / base_s:.1f}x)")
 
 
-def finetune(specs, splits, params, overrides, posts: int) -> None:
+def finetune(specs, splits, settings: Settings, posts: int) -> None:
     texts, targets = splits["train"]
     for topup in ("validation", "test"):  # timing only: the quality figures above come from the proper splits
         if len(texts) < posts:
@@ -82,7 +81,7 @@ def finetune(specs, splits, params, overrides, posts: int) -> None:
     texts = texts[: posts]
     targets = {k: v[: posts] for k, v in targets.items()}
     start = time.perf_counter()
-    fit_family("transformer", specs, (texts, targets), splits["validation"], {**params["transformer"], **overrides})
+    fit_family("transformer", specs, (texts, targets), splits["validation"], settings)
     minutes = (time.perf_counter() - start) / 60
     print(f"\nfine-tune on {len(texts):,} labeled posts: {minutes:.1f} min (target: under 15 min on 2 cores)")
 

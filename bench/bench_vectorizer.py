@@ -118,7 +118,7 @@ def run_set(name: str, texts: list[str], repeats: int) -> dict[str, Any]:
                same_shape=m_sk.shape == m_own.shape)
 
     specs, targets = synthetic_targets(train)
-    from models import baseline as baseline_module
+    from models.baseline import classifier as baseline_module
 
     def fit_job(featurizer: Any) -> tuple[float, Any]:
         model = TfidfMultiTaskClassifier(tasks=specs, word_ngram_range=SETTINGS["word_ngram_range"],

@@ -30,6 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
+from common.settings import ThresholdSettings  # noqa: E402
 from models import thresholds as thr  # noqa: E402
 from models.tasks import UNLABELED, TaskSpec, decide_indices  # noqa: E402
 
@@ -206,20 +207,19 @@ class ThresholdPolicy:
 
     name: str
     strategy: str
-    min_positives: int = thr.DEFAULT_MIN_POSITIVES
-    clip: tuple[float, float] = thr.DEFAULT_CLIP
-    shrink: float = thr.DEFAULT_SHRINK
+    min_positives: int = ThresholdSettings().min_positives
+    clip: tuple[float, float] = ThresholdSettings().clip
+    shrink: float = ThresholdSettings().shrink
     min_recall: float | None = None
     anchor: str = "prevalence"
 
     def thresholds(self, spec: TaskSpec, proba_val: np.ndarray, y_val: np.ndarray) -> list[float] | None:
         if spec.kind == "single":
             return None
-        return thr.tune_thresholds(
-            spec, proba_val, y_val, self.min_recall if spec.kind == "binary" else None,
-            strategy=self.strategy, min_positives=self.min_positives, clip=self.clip, shrink=self.shrink,
-            anchor=self.anchor,
-        )
+        policy = ThresholdSettings(strategy=self.strategy, min_positives=self.min_positives, clip=self.clip,
+                                   shrink=self.shrink)
+        return thr.tune_thresholds(spec, proba_val, y_val, policy, self.min_recall if spec.kind == "binary" else None,
+                                   anchor=self.anchor)
 
 
 DEFAULT_POLICIES: tuple[ThresholdPolicy, ...] = (

@@ -31,9 +31,9 @@ import pyarrow as pa  # noqa: E402
 
 from common.atomic import write_json_atomic  # noqa: E402
 from labeling.demo.generator import generate_demo  # noqa: E402
-from labeling.params import load_params, section  # noqa: E402
+from common.settings import load_settings  # noqa: E402
 from labeling.taxonomy import load_taxonomy  # noqa: E402
-from inference.insights.gaps import (ReportConfig, choose_rank_period, gap_table, load_posts, open_scored_run,  # noqa: E402
+from inference.insights.gaps import (choose_rank_period, gap_table, load_posts, open_scored_run,  # noqa: E402
                                 ranked_gaps, select_products)
 from inference.insights.network import analyze_leaders  # noqa: E402
 from inference.scoring.outputs import scored_schema  # noqa: E402
@@ -104,13 +104,13 @@ def main() -> int:
     if not (scored / "_manifest.json").is_file():
         scored_from_truth(demo, scored)
     t1 = time.monotonic()
-    params = load_params(args.params)
-    config = ReportConfig.from_dict(section(params, "report"), section(params, "score").get("safety_task"))
+    settings = load_settings(args.params)
+    config = settings.report
     ground = json.loads((demo / "ground_truth.json").read_text(encoding="utf-8"))
     planted = [(g["product"], g["evidence_need"]) for g in ground["planted_gaps"]]
     decoys = [(d["product"], d["evidence_need"]) for d in ground.get("decoys", [])]
 
-    run = open_scored_run(scored)
+    run = open_scored_run(scored, settings.safety.task)
     frames = load_posts(run, config)
     products, _ = select_products(frames, None)
     leaders = analyze_leaders(frames.posts, frames.mentions, frames.products, frames.evidence, [], [],
@@ -122,7 +122,7 @@ def main() -> int:
     print(f"{len(frames.posts)} posts, {len(products)} products, {len(gaps)} gap rows; ranked period {rank_period}; "
           f"{len(leaders.dols)} DOLs ({len(set(leaders.dols) & set(ground['counts']['opinion_leaders']))} of "
           f"{len(ground['counts']['opinion_leaders'])} planted opinion leaders among them)")
-    print(f"weights {config.normalized_weights}; growth baseline {config.growth_baseline_periods} period(s), "
+    print(f"weights {config.weights.normalized()}; growth baseline {config.growth_baseline_periods} period(s), "
           f"min_posts {config.min_posts}, cap x{config.growth_cap}")
     print(f"\nTop ten gaps for {rank_period}:")
     print(f"{'#':>2} {'product':<10} {'topic':<26} {'posts':>5} {'prev':>5} {'base':>5} {'growth':>6} "
@@ -157,7 +157,7 @@ def main() -> int:
     if args.html:
         from inference.insights.report import build_report
 
-        summary = build_report(scored, work / "report", config)
+        summary = build_report(scored, work / "report", config, safety_task=settings.safety.task)
         print(f"\nHTML report: {work / 'report' / 'report.html'} ({summary['seconds']}s)")
     return 0 if hits == len(planted) else 1
 

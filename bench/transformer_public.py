@@ -1,6 +1,6 @@
 """Check that the transformer family's default recipe generalizes to real text, and measure its speed.
 
-Fine-tunes the packaged all-MiniLM-L6-v2 with `TransformerConfig` defaults on public corpora (see the data
+Fine-tunes the packaged all-MiniLM-L6-v2 with `TransformerSettings` defaults on public corpora (see the data
 folder's README: patients' reviews and sentences, not clinicians, so this checks robustness to a change of
 register) and compares test scores with the TF-IDF + logistic regression baseline (models/baseline.py) on the
 same grouped split, with the corpora, splits, scoring and threshold policies of bench/public_corpora.py (so the
@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/public_corpora
 
 import numpy as np  # noqa: E402
 
+from common.settings import to_dict  # noqa: E402
 from models.tasks import TaskSpec  # noqa: E402
 
 logger = logging.getLogger("bench.transformer_public")
@@ -50,14 +51,14 @@ two-head model, as the product's taxonomy does (one encoder, one forward pass fo
 def _policies(pc: Any) -> dict[str, Any]:
     """Threshold policies reported: fixed 0.5, and the project default (models/thresholds.py, tuned on
     validation), picked from bench/public_corpora.py's list by strategy so that renames there do not matter."""
-    from models import thresholds as thr
+    from common.settings import ThresholdSettings
 
     chosen = {}
     for policy in pc.DEFAULT_POLICIES:
         if policy.min_recall is not None:
             continue
         if policy.strategy == "fixed" or (
-            policy.strategy == thr.DEFAULT_STRATEGY and "default" in policy.name
+            policy.strategy == ThresholdSettings().strategy and "default" in policy.name
         ):
             chosen[policy.name] = policy
     return chosen
@@ -91,7 +92,7 @@ def run_job(job: str, tasks: Sequence[Any], config: Any, seed: int, max_rows: in
             out["argmax" if spec.kind == "single" else name] = {**metrics, "headline": pc.headline(spec, metrics)}
         return out
 
-    result: dict[str, Any] = {"job": job, "seed": seed, "sizes": sizes, "config": config.to_dict(),
+    result: dict[str, Any] = {"job": job, "seed": seed, "sizes": sizes, "config": to_dict(config),
                               "tfidf_lr": {}, "transformer": {}}
     for part in parts:
         model = pc.baseline_factory()([part.spec])
@@ -143,7 +144,7 @@ def headline_table(result: dict[str, Any]) -> list[str]:
 
 def _random_head_classifier() -> Any:
     """all-MiniLM with random heads for the default taxonomy's shapes (speed does not depend on head weights)."""
-    from models.encoder import default_encoder_dir, load_tokenizer
+    from models.transformer.encoder import default_encoder_dir, load_tokenizer
     from models.transformer import MultiTaskTransformer, TransformerClassifier
 
     tasks = [TaskSpec("sentiment", "single", ("negative", "neutral", "positive")),
@@ -204,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0, help="split seed (bench/public_corpora.split_indices)")
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                        help="override TransformerConfig fields, e.g. learning_rate=1e-4 class_weighting=inverse")
+                        help="override TransformerSettings fields, e.g. learning_rate=1e-4 class_weighting=inverse")
     parser.add_argument("--throughput", type=int, default=0, metavar="N",
                         help="also measure scoring speed on N posts (0 = skip)")
     parser.add_argument("--save", type=Path, default=None, help="save the last job's fitted transformer here")
@@ -219,10 +220,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     import torch
 
     import public_corpora as pc
-    from models.transformer import TransformerConfig
+    from common.settings import TransformerSettings
 
     torch.set_num_threads(args.threads)
-    defaults = TransformerConfig()
+    defaults = TransformerSettings(precision="fp32")  # the bench runs in fp32 whatever the CPU
     overrides: dict[str, Any] = {}
     for item in args.set:
         key, _, value = item.partition("=")

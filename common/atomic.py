@@ -1,7 +1,7 @@
 """Crash-safe file writing: a final name only ever points at a complete file.
 
 Write to a temporary file in the same directory, flush and fsync it, `os.replace` it onto the final name,
-then fsync the directory (RELIABILITY.md). A crash leaves at most a `.tmp-*` file, never a half-written
+then fsync the directory (docs/RELIABILITY.md). A crash leaves at most a `.tmp-*` file, never a half-written
 file under the final name.
 """
 

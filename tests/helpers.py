@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from common.settings import Settings
 
 TAXONOMY = {
     "version": "test-1",

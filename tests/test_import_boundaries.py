@@ -8,6 +8,7 @@ and models but never training (a scoring job must not depend on training code).
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,50 @@ def test_checker_catches_a_forbidden_import(tmp_path: Path) -> None:
 
 def test_only_the_root_module_imports_every_package() -> None:
     assert internal_imports(ROOT / "occ.py") >= {"labeling", "training", "inference"}
+
+
+def module_imports(path: Path) -> set[str]:
+    """Full dotted names of the project modules a file imports."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+    return {name for name in found if name.split(".")[0] in PACKAGES}
+
+
+SUBPACKAGES = {
+    # subpackage: project modules (prefixes) it may import besides itself
+    "labeling/ingest": ("common",),
+    "labeling/demo": ("common", "labeling.taxonomy"),
+    "models/baseline": ("common", "models.tasks", "models.thresholds", "models.metrics"),
+    "models/transformer": ("common", "models.tasks", "models.metrics"),
+    "inference/scoring": ("common", "labeling.ingest", "models"),
+    "inference/insights": ("common",),
+}
+"""Rooms inside a package keep to their job too: ingest knows nothing of labels, one model family nothing of the
+other, scoring nothing of the report and the report nothing of scoring (it reads scored runs as files)."""
+
+
+@pytest.mark.parametrize("room", SUBPACKAGES)
+def test_each_room_imports_only_its_foundations(room: str) -> None:
+    own = room.replace("/", ".")
+    allowed = SUBPACKAGES[room] + (own,)
+    offenders = {}
+    for path in sorted((ROOT / room).rglob("*.py")):
+        bad = {m for m in module_imports(path) if not any(m == a or m.startswith(a + ".") for a in allowed)}
+        if bad:
+            offenders[str(path.relative_to(ROOT))] = sorted(bad)
+    assert not offenders, f"{room} imports outside its room: {offenders}"
+
+
+def test_documents_cited_in_code_exist() -> None:
+    cited = set()
+    for path in [*ROOT.glob("*.py"), *(p for d in PACKAGES + ("bench",) for p in (ROOT / d).rglob("*.py"))]:
+        cited.update(re.findall(r"docs/[A-Z_]+\.md", path.read_text(encoding="utf-8")))
+        bare = re.findall(r"(?<![/\w])(?:DESIGN|STACK|STYLE|RELIABILITY)\.md", path.read_text(encoding="utf-8"))
+        assert not bare, f"{path.relative_to(ROOT)} cites {bare}: cite a file under docs/"
+    missing = sorted(c for c in cited if not (ROOT / c).is_file())
+    assert cited and not missing, f"cited but absent: {missing}"

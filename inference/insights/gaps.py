@@ -1,4 +1,4 @@
-"""Evidence gaps per product x topic x period and the numbers behind the report (DESIGN.md section 5).
+"""Evidence gaps per product x topic x period and the numbers behind the report (docs/DESIGN.md, "Evidence gaps").
 
 Reading is kept apart from aggregation: `open_scored_run` checks a scored directory, `load_posts` reads only the
 columns the report needs (never `text`) into a few compact DataFrames, and everything after that is a pure

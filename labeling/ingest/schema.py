@@ -1,4 +1,4 @@
-"""The post data contract (DESIGN.md section 3): the one pyarrow schema every stage reads and writes.
+"""The post data contract (docs/DESIGN.md, "Data contract"): the one pyarrow schema every stage reads and writes.
 
 Coercion is strict on purpose: a value that cannot become its declared type makes the row a quarantine
 candidate with a named reason, instead of being silently turned into null or binary by a reader.

@@ -15,7 +15,7 @@ names and registry ids (``NCT01234567``), public ``@handles``, hashtags, post id
 (``Parkinson's``, ``Crohn's disease``, ``Graves``). ``Dr. X`` *is* redacted, colleagues included: a title
 followed by a capitalised name is treated as a person whoever it is, because telling a public figure from a
 patient's GP is not something a pattern can do and a leaked name costs more than a lost citation
-(docs/PRIVACY.md).
+(docs/RELIABILITY.md, "Personal data").
 
 Replacement keeps the cue and the surrounding text: ``"MRN: A1234567"`` becomes ``"MRN: [ID]"``,
 ``"Mrs. Jane Doe (54F)"`` becomes ``"Mrs. [NAME] (54F)"``.

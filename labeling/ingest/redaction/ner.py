@@ -52,7 +52,7 @@ PRESIDIO_ENTITY_KINDS: dict[str, str] = {
 }
 """Presidio entities "ner" mode redacts and the kind each is counted as. LOCATION, DATE_TIME, NRP, URL and
 the weak US_DRIVER_LICENSE / US_BANK_NUMBER patterns are left out on purpose: they would remove places,
-study weeks, nationalities, post links and lab values the analysis needs (see RELIABILITY.md)."""
+study weeks, nationalities, post links and lab values the analysis needs (docs/RELIABILITY.md)."""
 
 NER_SCORE_THRESHOLD = 0.5
 """Minimum Presidio score. Its phone recognizer scores 0.4 and is covered by the fast path already; the
