@@ -17,6 +17,7 @@ FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "legacy_baseline_v0
 def test_a_version_registered_by_the_old_layout_loads_and_predicts_the_same(tracking: str, tmp_path: Path) -> None:
     import mlflow
 
+    mlflow.set_experiment("legacy")
     with mlflow.start_run() as run:
         mlflow.log_artifacts(str(FIXTURE / "model"), artifact_path="model")
     version = mlflow.register_model(f"runs:/{run.info.run_id}/model", "legacy")
@@ -35,6 +36,7 @@ def test_occ_score_runs_the_old_version_end_to_end(tracking: str, tmp_path: Path
 
     from occ import app
 
+    mlflow.set_experiment("legacy")
     with mlflow.start_run() as run:
         mlflow.log_artifacts(str(FIXTURE / "model"), artifact_path="model")
     mlflow.register_model(f"runs:/{run.info.run_id}/model", "legacy-score")
