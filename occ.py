@@ -9,7 +9,9 @@ import typer
 
 from inference.cli import app as inference_app
 from labeling.cli import app as labeling_app
+from labeling.cli import label_app as labeling_label_app
 from training.cli import app as training_app
+from training.cli import label_app as training_label_app
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -19,6 +21,13 @@ app = typer.Typer(
 app.add_typer(labeling_app)
 app.add_typer(training_app)
 app.add_typer(inference_app)
+
+# `occ label ...`: the labeling loop. Commands that need only labels live in labeling/cli.py, those that need a
+# model (select, zero-shot, audit) in training/cli.py; they are one group for the user.
+label_app = typer.Typer(no_args_is_help=True, help="The labeling loop: choose what to label, agreement, "
+                        "adjudication, label errors, zero-shot, Label Studio exchange.")
+label_app.registered_commands.extend(labeling_label_app.registered_commands + training_label_app.registered_commands)
+app.add_typer(label_app, name="label")
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ and one loader reads every section the same way: unknown keys are refused with t
 are checked, and each section validates its values in `__post_init__` (the setfit `TrainingArguments`
 pattern). Sections are frozen: code receives them explicitly and never mutates them.
 
-Sections follow the flow: ingest, demo, dataset, thresholds, safety, baseline, transformer, registry, promote,
+Sections follow the flow: ingest, demo, dataset, label, thresholds, safety, baseline, transformer, registry, promote,
 score, report.
 """
 
@@ -90,6 +90,45 @@ class DatasetSettings:
             if not 0 < value < 0.5:
                 raise SettingsError(f"dataset.{name} must be between 0 and 0.5 (exclusive), got {value!r}")
         _positive(self, "min_examples_per_split")
+
+
+SELECTION_STRATEGIES = ("random", "uncertainty", "diverse", "coverage")
+CL_RANKINGS = ("self_confidence", "normalized_margin")
+
+
+@dataclass(frozen=True)
+class LabelSettings:
+    """The labeling loop (`occ label ...`): what to label next, agreement, label errors, zero-shot."""
+
+    strategy: str = "diverse"
+    """random | uncertainty | diverse (uncertainty with diversity) | coverage (label definitions, no model)."""
+    uncertainty: str = "margin"
+    """margin (closeness to the decision threshold) | entropy."""
+    candidate_factor: int = 10
+    """diverse: cluster the candidate_factor x N most uncertain posts into N groups, one post from each."""
+    seed: int = 13
+    min_agreement: float = 0.6
+    """Annotators whose agreement (Cohen's kappa) with the others' consensus is below this are named."""
+    audit_folds: int = 5
+    """Folds (grouped by author) for the out-of-fold probabilities behind `occ label audit`."""
+    audit_rank_by: str = "self_confidence"
+    """self_confidence | normalized_margin: how suspected label errors are ordered (most likely first)."""
+    zero_shot_temperature: float = 0.05
+    """Softmax temperature over label-definition similarities (single-label and binary tasks)."""
+    zero_shot_multi_quantile: float = 0.9
+    """A multi-label label is predicted zero-shot for posts above this quantile of its similarity."""
+
+    def __post_init__(self) -> None:
+        _choice(self, "strategy", SELECTION_STRATEGIES)
+        _choice(self, "uncertainty", ("margin", "entropy"))
+        _positive(self, "candidate_factor")
+        _within(self, "min_agreement", -1.0, 1.0)
+        if self.audit_folds < 2:
+            raise SettingsError(f"label.audit_folds must be at least 2, got {self.audit_folds!r}")
+        _choice(self, "audit_rank_by", CL_RANKINGS)
+        if not self.zero_shot_temperature > 0:
+            raise SettingsError(f"label.zero_shot_temperature must be > 0, got {self.zero_shot_temperature!r}")
+        _within(self, "zero_shot_multi_quantile", 0.0, 1.0, low_open=True, high_open=True)
 
 
 THRESHOLD_STRATEGIES = ("fixed", "tuned", "shrunk")
@@ -363,6 +402,7 @@ class Settings:
     ingest: IngestSettings = field(default_factory=IngestSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
     dataset: DatasetSettings = field(default_factory=DatasetSettings)
+    label: LabelSettings = field(default_factory=LabelSettings)
     thresholds: ThresholdSettings = field(default_factory=ThresholdSettings)
     safety: SafetySettings = field(default_factory=SafetySettings)
     baseline: BaselineSettings = field(default_factory=BaselineSettings)
@@ -490,7 +530,7 @@ def _coerce(value: Any, annotation: Any, source: str, key: str) -> Any:
 
 
 def _section_name(obj: Any) -> str:
-    return {IngestSettings: "ingest", DemoSettings: "demo", DatasetSettings: "dataset",
+    return {IngestSettings: "ingest", DemoSettings: "demo", DatasetSettings: "dataset", LabelSettings: "label",
             ThresholdSettings: "thresholds", SafetySettings: "safety", BaselineSettings: "baseline",
             TransformerSettings: "transformer", RegistrySettings: "registry", PromoteSettings: "promote",
             ScoreSettings: "score", ReportSettings: "report"}.get(type(obj), type(obj).__name__)

@@ -13,6 +13,8 @@ from common.cli import ParamsOption, fail, user_errors
 from common.settings import load_settings
 
 app = typer.Typer(no_args_is_help=True)
+label_app = typer.Typer(no_args_is_help=True)
+"""Commands of the `occ label` group that need only labels; occ.py merges them with training's model-backed ones."""
 logger = logging.getLogger(__name__)
 
 
@@ -87,3 +89,87 @@ def taxonomy_command(
     typer.echo(f"taxonomy version {taxonomy.version}")
     for task in taxonomy.tasks:
         typer.echo(f"  {task.name} ({task.kind}): {', '.join(task.label_names)}")
+
+
+# ---- occ label agreement | disagreements | export-ls | import-ls (the labeling loop, labels only) ------------------
+
+
+@label_app.command("agreement")
+def label_agreement_command(
+    annotations: Annotated[Path, typer.Argument(help="Annotation rows: post_id, task, label, annotator (CSV or JSONL).")],
+    taxonomy: Annotated[Optional[Path], typer.Option("--taxonomy", help="Taxonomy YAML (default: the packaged one).")] = None,
+    min_agreement: Annotated[Optional[float], typer.Option("--min-agreement", help="Name annotators below this kappa with the others' consensus (default: label.min_agreement).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object last.")] = False,
+    params_file: ParamsOption = None,
+) -> None:
+    """Inter-annotator agreement per task: pairwise Cohen's kappa, Fleiss' kappa, Krippendorff's alpha, each
+    annotator against the others' consensus; annotators below the threshold are named."""
+    from labeling.annotations import read_annotations
+    from labeling.loop.agreement import agreement_report
+    from labeling.taxonomy import load_taxonomy
+
+    with user_errors():
+        settings = load_settings(params_file)
+        threshold = settings.label.min_agreement if min_agreement is None else min_agreement
+        report = agreement_report(read_annotations(annotations), load_taxonomy(taxonomy), threshold)
+    typer.echo(report.table())
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), sort_keys=True, default=str))
+
+
+@label_app.command("disagreements")
+def label_disagreements_command(
+    annotations: Annotated[Path, typer.Argument(help="Annotation rows: post_id, task, label, annotator.")],
+    out: Annotated[Path, typer.Option("--out", help="CSV of every (post, task) the annotators split on, with each vote.")],
+    taxonomy: Annotated[Optional[Path], typer.Option("--taxonomy", help="Taxonomy YAML (default: the packaged one).")] = None,
+) -> None:
+    """List every item the annotators split on, for adjudication (decisions go back through `occ dataset --adjudications`)."""
+    from common.atomic import write_bytes_atomic
+    from common.spreadsheet import spreadsheet_safe
+    from labeling.annotations import read_annotations
+    from labeling.loop.adjudication import disagreements
+    from labeling.taxonomy import load_taxonomy
+
+    with user_errors():
+        frame = disagreements(read_annotations(annotations), load_taxonomy(taxonomy))
+        safe = frame.astype(object).map(lambda v: spreadsheet_safe(v) if isinstance(v, str) else v)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(out, safe.to_csv(index=False).encode("utf-8"))
+    ties = int(frame["tied"].sum()) if len(frame) else 0
+    typer.echo(f"{len(frame)} split item(s) ({ties} tied, left out of gold until adjudicated) -> {out}; "
+               "write decisions as post_id,task,label,adjudicator and pass them to `occ dataset --adjudications`")
+
+
+@label_app.command("export-ls")
+def label_export_ls_command(
+    batch: Annotated[Path, typer.Argument(help="A batch from `occ label select` (JSONL).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for labeling_config.xml and tasks.json.")],
+    taxonomy: Annotated[Optional[Path], typer.Option("--taxonomy", help="Taxonomy YAML (default: the packaged one).")] = None,
+) -> None:
+    """Write a Label Studio labeling config (from the taxonomy) and tasks with the model's predictions pre-filled."""
+    from labeling.loop.studio import export_ls
+    from labeling.taxonomy import load_taxonomy
+
+    with user_errors():
+        summary = export_ls(batch, load_taxonomy(taxonomy), out)
+    typer.echo(f"{summary['posts']} task(s), {summary['with_predictions']} with predictions -> {out} "
+               "(create a Label Studio project with labeling_config.xml, then import tasks.json)")
+
+
+@label_app.command("import-ls")
+def label_import_ls_command(
+    export: Annotated[Path, typer.Argument(help="A Label Studio JSON export of the project.")],
+    out: Annotated[Path, typer.Option("--out", help="The annotations CSV (post_id, task, label, annotator) for `occ dataset`.")],
+    taxonomy: Annotated[Optional[Path], typer.Option("--taxonomy", help="Taxonomy YAML (default: the packaged one).")] = None,
+) -> None:
+    """Turn a Label Studio JSON export into the annotations CSV `occ dataset` reads (cancelled annotations dropped)."""
+    from labeling.loop.studio import import_ls, write_annotations_csv
+    from labeling.taxonomy import load_taxonomy
+
+    with user_errors():
+        frame, report = import_ls(export, load_taxonomy(taxonomy))
+        write_annotations_csv(frame, out)
+    counts = report.to_dict()
+    typer.echo(f"{counts['rows']} annotation row(s) from {counts['annotations']} annotation(s) by {counts['annotators']} "
+               f"annotator(s) on {counts['tasks']} task(s); {counts['cancelled_dropped']} cancelled and "
+               f"{counts['superseded_dropped']} superseded annotation(s) dropped -> {out}")

@@ -16,6 +16,9 @@ import yaml
 from common.errors import OccError
 
 TASK_KINDS = ("single", "multi", "binary")
+TOP_KEYS = ("version", "tasks")
+TASK_KEYS = ("name", "kind", "description", "positive", "labels")
+LABEL_KEYS = ("name", "description")
 
 
 class TaxonomyError(OccError, ValueError):
@@ -87,6 +90,7 @@ def taxonomy_from_dict(data: Any, source: str = "<dict>") -> Taxonomy:
     """Validate a parsed taxonomy and build the typed object; every problem names its fix."""
     if not isinstance(data, dict):
         raise _fail(source, "the top level must be a mapping with `version` and `tasks`")
+    _no_unknown_keys(source, data, TOP_KEYS, "the top level")
     version = data.get("version")
     if version is None or str(version).strip() == "":
         raise _fail(source, 'missing `version`; add e.g. version: "2026-11-1" (it travels inside every model)')
@@ -98,6 +102,7 @@ def taxonomy_from_dict(data: Any, source: str = "<dict>") -> Taxonomy:
     for index, raw in enumerate(raw_tasks):
         if not isinstance(raw, dict):
             raise _fail(source, f"task #{index + 1} must be a mapping")
+        _no_unknown_keys(source, raw, TASK_KEYS, f"task #{index + 1} ({raw.get('name')!r})")
         name = str(raw.get("name") or "").strip()
         if not name or not name.replace("_", "").isalnum():
             raise _fail(source, f"task #{index + 1} needs a `name` made of letters, digits and underscores")
@@ -113,6 +118,7 @@ def taxonomy_from_dict(data: Any, source: str = "<dict>") -> Taxonomy:
         labels: list[Label] = []
         for label in raw_labels:
             if isinstance(label, dict):
+                _no_unknown_keys(source, label, LABEL_KEYS, f"label {label.get('name')!r} of task {name!r}")
                 label_name, desc = label.get("name"), label.get("description", "")
             else:
                 label_name, desc = label, ""
@@ -141,6 +147,15 @@ def taxonomy_from_dict(data: Any, source: str = "<dict>") -> Taxonomy:
             raise _fail(source, f"`positive` only applies to binary tasks, not to {kind} task {name!r}")
         tasks.append(Task(name, kind, tuple(labels), str(raw.get("description") or ""), positive))
     return Taxonomy(str(version), tuple(tasks), source)
+
+
+def _no_unknown_keys(source: str, mapping: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
+    """Refuse keys the format does not have. The usual cause is an unquoted comma in a one-line
+    `{name: x, description: a, b}` entry, which YAML reads as a key `b` and a description cut at the comma."""
+    unknown = [str(k) for k in mapping if k not in allowed]
+    if unknown:
+        raise _fail(source, f"{where} has unknown key(s) {unknown}; allowed: {', '.join(allowed)}. If a description "
+                            "contains a comma inside {...}, quote it: description: \"a, b\"")
 
 
 def load_taxonomy(path: str | Path | None = None) -> Taxonomy:

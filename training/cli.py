@@ -27,15 +27,18 @@ def dataset_command(
     posts: Annotated[Optional[Path], typer.Option("--posts", help="Ingested posts (folder or posts.parquet); omit for an own-labels table.")] = None,
     taxonomy: Annotated[Optional[Path], typer.Option("--taxonomy", help="Taxonomy YAML (default: the packaged one).")] = None,
     frozen_test: Annotated[Optional[Path], typer.Option("--frozen-test", help="File of frozen test post ids (created on first run, reused after).")] = None,
+    adjudications: Annotated[Optional[Path], typer.Option("--adjudications", help="Adjudicated decisions (post_id, task, label, adjudicator); they outrank the votes.")] = None,
     params_file: ParamsOption = None,
 ) -> None:
     """Adjudicate labels, split by author and save the dataset (the test split is frozen)."""
     with user_errors():
         settings = load_settings(params_file)
         frozen = frozen_test or Path(settings.dataset.frozen_test_file)
-        meta = build_dataset_from(labels, posts, taxonomy, out, frozen, settings)
+        meta = build_dataset_from(labels, posts, taxonomy, out, frozen, settings, adjudications)
     typer.echo(f"dataset saved to {out}: " + ", ".join(f"{k} {v}" for k, v in meta["sizes"].items())
                + (" (frozen test split reused)" if meta["frozen_test_reused"] else f" (test ids frozen in {frozen})"))
+    for task, counts in (meta.get("gold_sources") or {}).items():
+        typer.echo(f"  {task}: gold from " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()))
 
 
 @app.command("train")
@@ -143,3 +146,83 @@ def promote_command(
     typer.echo(f"{verdict}: challenger v{decision.challenger}, champion was v{decision.champion}: {decision.reason}")
     if as_json:
         typer.echo(json.dumps(decision.to_dict(), sort_keys=True))
+
+
+# ---- occ label select | zero-shot | audit (the model-backed steps of the labeling loop) ---------------------------
+
+label_app = typer.Typer(no_args_is_help=True)
+"""Commands of the `occ label` group that need a model; occ.py merges them with labeling's own."""
+
+
+@label_app.command("select")
+def label_select_command(
+    pool: Annotated[Path, typer.Option("--pool", help="An `occ ingest` folder or a complete `occ score` run to choose from.")],
+    n: Annotated[int, typer.Option("--n", help="How many posts to choose.")],
+    out: Annotated[Path, typer.Option("--out", help="The batch (JSONL): each post with why it was chosen and the model's predictions.")],
+    model: Annotated[Optional[str], typer.Option("--model", help="Score the pool with this registered model (models:/NAME@ALIAS); default: the scores a scored pool holds.")] = None,
+    strategy: Annotated[Optional[str], typer.Option("--strategy", help="random | uncertainty | diverse (default) | coverage (day one: label definitions, no model).")] = None,
+    labeled: Annotated[Optional[list[Path]], typer.Option("--labeled", help="Files of already-labeled posts to leave out (annotations, own labels, earlier batches, id lists); repeatable.")] = None,
+    frozen_test: Annotated[Optional[Path], typer.Option("--frozen-test", help="Frozen test ids to leave out (default: dataset.frozen_test_file if it exists).")] = None,
+    taxonomy: Annotated[Optional[Path], typer.Option("--taxonomy", help="Taxonomy YAML (default: the packaged one).")] = None,
+    params_file: ParamsOption = None,
+) -> None:
+    """Choose the posts to label next: most informative first, never labeled or frozen-test posts."""
+    from labeling.taxonomy import load_taxonomy
+    from models.tracking import check_reachable, configure_tracking
+    from training.label_loop import read_pool, read_post_ids, select_batch, write_jsonl
+
+    with user_errors():
+        settings = load_settings(params_file)
+        tax = load_taxonomy(taxonomy)
+        frozen = frozen_test or Path(settings.dataset.frozen_test_file)
+        exclude_files = list(labeled or []) + ([frozen] if frozen.is_file() else [])
+        exclude = read_post_ids(exclude_files)
+        if model is not None:
+            configure_tracking()
+            check_reachable()
+        batch = select_batch(read_pool(pool), n, tax, settings, strategy=strategy, model_uri=model, exclude=exclude)
+        written = write_jsonl(batch.rows, out)
+    typer.echo(f"chose {written} of {batch.pool_size} posts ({batch.excluded} labeled or test posts left out) with "
+               f"strategy {batch.strategy}{f' on {batch.model}' if batch.model else ''} -> {out}")
+
+
+@label_app.command("zero-shot")
+def label_zero_shot_command(
+    pool: Annotated[Path, typer.Option("--pool", help="An `occ ingest` folder or a complete `occ score` run.")],
+    out: Annotated[Path, typer.Option("--out", help="Predictions: .parquet, or a spreadsheet-safe .csv.")],
+    taxonomy: Annotated[Optional[Path], typer.Option("--taxonomy", help="Taxonomy YAML; every label needs a description.")] = None,
+    params_file: ParamsOption = None,
+) -> None:
+    """Score every post against the label definitions alone (no labels, no model): a first ranking on day one."""
+    from labeling.taxonomy import load_taxonomy
+    from training.label_loop import read_pool, write_table, zero_shot_table
+
+    with user_errors():
+        settings = load_settings(params_file)
+        frame = zero_shot_table(read_pool(pool), load_taxonomy(taxonomy), settings)
+        write_table(frame, out)
+    typer.echo(f"zero-shot predictions for {len(frame)} posts -> {out}")
+
+
+@label_app.command("audit")
+def label_audit_command(
+    labels: Annotated[Path, typer.Option("--labels", help="Your own labeled table, or annotation rows (with --posts).")],
+    out: Annotated[Path, typer.Option("--out", help="Suspected label errors, most likely first (.csv or .parquet).")],
+    posts: Annotated[Optional[Path], typer.Option("--posts", help="Ingested posts the annotation rows refer to.")] = None,
+    taxonomy: Annotated[Optional[Path], typer.Option("--taxonomy", help="Taxonomy YAML (default: the packaged one).")] = None,
+    folds: Annotated[Optional[int], typer.Option("--folds", help="Folds grouped by author (default: label.audit_folds).")] = None,
+    params_file: ParamsOption = None,
+) -> None:
+    """Find likely label errors with confident learning on out-of-fold baseline probabilities."""
+    from labeling.taxonomy import load_taxonomy
+    from training.label_loop import audit_labels, write_table
+
+    with user_errors():
+        settings = load_settings(params_file)
+        if folds is not None:
+            settings = settings.replace("label", audit_folds=folds)
+        frame = audit_labels(labels, load_taxonomy(taxonomy), settings, posts)
+        write_table(frame, out)
+    by_task = frame.groupby("task").size().to_dict() if len(frame) else {}
+    typer.echo(f"{len(frame)} suspected label errors ({', '.join(f'{k}={v}' for k, v in by_task.items()) or 'none'}) "
+               f"-> {out}; re-annotate from the top")

@@ -46,22 +46,41 @@ def split_inputs(split: Any, specs: Sequence[TaskSpec]) -> tuple[list[str], dict
 
 
 def build_dataset_from(labels: Path, posts: Optional[Path], taxonomy_path: Optional[Path], out: Path,
-                       frozen_test: Optional[Path], settings: Settings) -> dict[str, Any]:
-    """Annotations (+ ingested posts) or a user's own labeled table -> a saved DatasetDict."""
+                       frozen_test: Optional[Path], settings: Settings,
+                       adjudications: Optional[Path] = None) -> dict[str, Any]:
+    """Annotations (+ ingested posts, + adjudicated decisions) or a user's own labeled table -> a saved DatasetDict.
+
+    Adjudicated decisions outrank annotators' votes; the returned metadata says how many gold labels of each
+    task came from adjudication, a majority of several annotators, or a single annotator.
+    """
     from labeling.annotations import attach_to_kept_posts, own_labels_table, read_annotations, read_duplicate_map
-    from labeling.dataset import build_dataset, read_posts
+    from labeling.dataset import DatasetError, build_dataset, read_posts
     from labeling.gold import adjudicate
     from labeling.ingest.redaction import Redactor
+    from labeling.loop.adjudication import read_adjudications
     from labeling.taxonomy import load_taxonomy
 
     taxonomy = load_taxonomy(taxonomy_path)
+    sources = None
     if posts is not None:
-        annotations = attach_to_kept_posts(read_annotations(labels), read_duplicate_map(posts))
-        gold, report = adjudicate(annotations, taxonomy)
+        duplicates = read_duplicate_map(posts)
+        annotations = attach_to_kept_posts(read_annotations(labels), duplicates)
+        decided = None
+        if adjudications is not None:
+            decided = read_adjudications(adjudications, taxonomy)
+            decided = decided.assign(post_id=decided["post_id"].map(lambda p: duplicates.get(p, p)))
+        gold, report = adjudicate(annotations, taxonomy, decided)
         logger.info("gold labels: %s", json.dumps(report.to_dict()))
+        sources = report.to_dict().get("sources")
         post_table = read_posts(posts)
     else:
+        if adjudications is not None:
+            raise DatasetError("--adjudications applies to annotation rows (with --posts); an own-labels table "
+                               "already holds one decision per post: correct it there")
         post_table, gold = own_labels_table(labels, taxonomy)
         redactor = Redactor(settings.ingest.redaction)
         post_table["text"] = [redactor.redact(t)[0] for t in post_table["text"]]  # own tables were never ingested
-    return build_dataset(post_table, gold, taxonomy, settings.dataset, out, frozen_test)
+    meta = build_dataset(post_table, gold, taxonomy, settings.dataset, out, frozen_test)
+    if sources is not None:
+        meta["gold_sources"] = sources
+    return meta

@@ -75,3 +75,19 @@ def test_own_taxonomy_loads(tmp_path: Path) -> None:
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(TaxonomyError, match="cannot read"):
         load_taxonomy(tmp_path / "nope.yaml")
+
+
+def test_an_unquoted_comma_in_a_one_line_label_is_an_error_not_a_cut_description(tmp_path) -> None:
+    path = tmp_path / "taxonomy.yaml"
+    path.write_text('version: "1"\ntasks:\n  - name: tone\n    kind: single\n    labels:\n'
+                    '      - {name: neg, description: Disapproval, disappointment or concern.}\n'
+                    '      - {name: pos, description: "Approval, satisfaction."}\n', encoding="utf-8")
+    with pytest.raises(TaxonomyError, match=r"unknown key\(s\) \['disappointment or concern.'\].*quote it"):
+        load_taxonomy(path)
+
+
+def test_the_shipped_taxonomy_keeps_every_description_whole() -> None:
+    taxonomy = load_taxonomy()
+    negative = taxonomy.task("sentiment").labels[0]
+    assert negative.description == "Disapproval, disappointment, frustration or concern about the product."
+    assert all(label.description.endswith(".") for task in taxonomy.tasks for label in task.labels)
