@@ -9,7 +9,7 @@ are checked, and each section validates its values in `__post_init__` (the setfi
 pattern). Sections are frozen: code receives them explicitly and never mutates them.
 
 Sections follow the flow: ingest, demo, dataset, label, thresholds, safety, baseline, transformer, registry, promote,
-score, report.
+score, report, review.
 """
 
 from __future__ import annotations
@@ -396,6 +396,39 @@ class ReportSettings:
 
 
 @dataclass(frozen=True)
+class ReviewSettings:
+    """The review workspace (`occ serve`): sessions, lockout, the annotation queue."""
+
+    session_hours: float = 12.0
+    """A login lasts this long without activity."""
+    max_failed_logins: int = 5
+    """After this many failed logins in a row an account is locked ..."""
+    lockout_minutes: float = 15.0
+    """... for this long."""
+    secure_cookies: bool = False
+    """true behind a TLS-terminating reverse proxy: the session cookie is then sent over HTTPS only."""
+    page_size: int = 25
+    """Posts per page in a gap's detail view."""
+    double_annotation_share: float = 0.2
+    """Share of queued posts that two annotators label (blind), for agreement figures."""
+    show_model_suggestions: bool = False
+    """Show annotators the model's predicted labels (off: annotators are not anchored by the model)."""
+    allow_test_labels: bool = False
+    """Serve posts of the frozen test split to annotators (only when the project asks for test labels)."""
+    queue_diverse: int = 500
+    """The first N queued posts are ordered by uncertainty with diversity (labeling.loop); the rest by uncertainty."""
+    lease_minutes: float = 30.0
+    """A post served to an annotator is held for them this long before another annotator may get it."""
+
+    def __post_init__(self) -> None:
+        for name in ("session_hours", "lockout_minutes", "lease_minutes"):
+            if not getattr(self, name) > 0:
+                raise SettingsError(f"review.{name} must be > 0, got {getattr(self, name)!r}")
+        _positive(self, "max_failed_logins", "page_size", "queue_diverse")
+        _within(self, "double_annotation_share", 0.0, 1.0)
+
+
+@dataclass(frozen=True)
 class Settings:
     """All of params.yaml. `Settings()` holds the packaged defaults, which equal the shipped params.yaml."""
 
@@ -411,6 +444,7 @@ class Settings:
     promote: PromoteSettings = field(default_factory=PromoteSettings)
     score: ScoreSettings = field(default_factory=ScoreSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
+    review: ReviewSettings = field(default_factory=ReviewSettings)
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
@@ -533,7 +567,7 @@ def _section_name(obj: Any) -> str:
     return {IngestSettings: "ingest", DemoSettings: "demo", DatasetSettings: "dataset", LabelSettings: "label",
             ThresholdSettings: "thresholds", SafetySettings: "safety", BaselineSettings: "baseline",
             TransformerSettings: "transformer", RegistrySettings: "registry", PromoteSettings: "promote",
-            ScoreSettings: "score", ReportSettings: "report"}.get(type(obj), type(obj).__name__)
+            ScoreSettings: "score", ReportSettings: "report", ReviewSettings: "review"}.get(type(obj), type(obj).__name__)
 
 
 def _positive(obj: Any, *names: str) -> None:

@@ -56,6 +56,7 @@ def train_command(
 ) -> None:
     """Train, evaluate on the frozen test split, log to MLflow and register the version as `challenger`."""
     from labeling.ingest.products import load_products
+    from labeling.lineage import labels_lineage
     from models.tracking import check_reachable, configure_tracking
     from training.metrics import metrics_table
     from training.train import train_and_register
@@ -73,7 +74,7 @@ def train_command(
                 build_dataset_from(labels, posts, taxonomy, dataset_dir, frozen, settings)
             result = train_and_register(model, dataset_dir, settings, products=dictionary,
                                         registered_model=registered_model, metrics_out=metrics_out,
-                                        lineage={"occ.labels": labels.name} if labels is not None else None)
+                                        lineage=labels_lineage(labels) if labels is not None else None)
     typer.echo(metrics_table(result.test_metrics))
     if result.safety is not None:
         typer.echo(f"safety: {result.safety.sentence()}")
