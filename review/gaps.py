@@ -59,7 +59,7 @@ def board(session: Session, product: str | None = None, topic: str | None = None
     run = latest_run(session)
     if run is None or run.rank_period is None:
         return run, []
-    query = select(Gap).where(Gap.run_id == run.id, Gap.period == run.rank_period, Gap.rank.is_not(None))
+    query = select(Gap).where(Gap.run_id == run.id, Gap.period == run.rank_period, Gap.rank.is_not(None), Gap.posts > 0)
     if product:
         query = query.where(Gap.product == product)
     if topic:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -17,10 +16,7 @@ import pytest
 XSS = "Jakvira pt developed zoster <script>window.__xss = 1</script><img src=x onerror=\"window.__xss=2\"> & more"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from workspace import free_port  # noqa: E402
 
 
 @pytest.fixture(scope="session")

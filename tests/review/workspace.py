@@ -86,6 +86,14 @@ def open_workspace(db_url: str, scored: dict, settings: Any = None) -> Workspace
     return workspace
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def csv_rows(text: str) -> list[dict[str, str]]:
     import csv
     import io
