@@ -22,7 +22,7 @@ demo: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" bash scripts/demo.sh
 
 test: $(STAMP)
-	PATH="$(abspath $(BIN)):$$PATH" bash scripts/browser.sh
+	PATH="$(abspath $(BIN)):$$PATH" bash scripts/system_deps.sh
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest
 
 test-fast: $(STAMP)
@@ -31,5 +31,5 @@ test-fast: $(STAMP)
 # What `make demo` writes (dvc.yaml outs, the local MLflow store); the frozen test ids and metrics/ are
 # tracked in git and stay.
 clean:
-	rm -rf data/raw data/ingested data/dataset data/new_dump data/scored data/report mlflow.db mlartifacts \
-		.dvc/tmp .pytest_cache test-artifacts
+	rm -rf data/raw data/ingested data/dataset data/new_dump data/scored data/report data/review.db* mlflow.db \
+		mlartifacts .dvc/tmp .pytest_cache test-artifacts

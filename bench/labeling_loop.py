@@ -204,28 +204,40 @@ def active(data_dir: Path, seeds: int, budget: int, out: Path) -> dict[str, Any]
             summary[strategy] = {"labels": sizes, "mean": values.mean(axis=0).round(4).tolist(),
                                  "std": values.std(axis=0).round(4).tolist()}
             ax.errorbar(sizes, values.mean(axis=0), yerr=values.std(axis=0), label=strategy, capsize=2, lw=1.2)
-        top = summary["random"]["labels"][-1]
-        random_at_top = summary["random"]["mean"][-1]
-        default = dict(zip(summary["diverse"]["labels"], summary["diverse"]["mean"]))
-        needed = labels_to_match(default, random_at_top)
-        results[corpus] = {"pool": int(len(pool_and_test(tasks, 0)[0])), "budget": top, "curves": summary,
-                           "random_f1_at_budget": random_at_top, "default_labels_to_match": needed,
-                           "uncertainty_labels_to_match": labels_to_match(
-                               dict(zip(summary["uncertainty"]["labels"], summary["uncertainty"]["mean"])), random_at_top),
+        results[corpus] = {"pool": int(len(pool_and_test(tasks, 0)[0])), "curves": summary,
                            "seconds": round(time.perf_counter() - started, 1)}
+        results[corpus].update(savings(results[corpus]))
         ax.set_title(f"{corpus} (pool {results[corpus]['pool']})")
         ax.set_xlabel("labels")
         ax.set_ylabel("test macro-F1 (mean of tasks)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-        print(f"{corpus}: random reaches {random_at_top:.3f} at {top} labels; the default strategy reaches it with "
-              f"{needed if needed is not None else 'more than ' + str(top)} labels "
-              f"({results[corpus]['seconds']:.0f}s)", flush=True)
+        r = results[corpus]
+        print(f"{corpus}: random reaches {r['random_f1_at_budget']:.3f} at {r['budget']} labels; the default strategy "
+              f"reaches it with {r['default_labels_to_match'] or 'more than ' + str(r['budget'])} labels "
+              f"({r['seconds']:.0f}s)", flush=True)
     fig.tight_layout()
     out.mkdir(parents=True, exist_ok=True)
     fig.savefig(out / "active_learning.png", dpi=110)
     print_active_table(results)
     return results
+
+
+def savings(result: dict[str, Any], budget: int = 1000) -> dict[str, Any]:
+    """Labels each strategy needs to reach random sampling's mean F1 at the reference budget.
+
+    The reference is 1,000 labels, or 60% of the pool where the pool is smaller than that allows: once a
+    strategy has labeled (almost) the whole pool every strategy has the same labels, and the comparison says
+    nothing.
+    """
+    curves = result["curves"]
+    reference = min(budget, int(0.6 * result["pool"]) // 50 * 50)
+    random_curve = dict(zip(curves["random"]["labels"], curves["random"]["mean"]))
+    target = random_curve[max(n for n in random_curve if n <= reference)]
+    out = {"budget": reference, "random_f1_at_budget": target}
+    for strategy, key in (("diverse", "default_labels_to_match"), ("uncertainty", "uncertainty_labels_to_match")):
+        out[key] = labels_to_match(dict(zip(curves[strategy]["labels"], curves[strategy]["mean"])), target)
+    return out
 
 
 def print_active_table(results: dict[str, Any]) -> None:
@@ -328,46 +340,63 @@ def flip_labels(spec: TaskSpec, y: np.ndarray, rate: float, rng: np.random.Gener
     return noisy, flipped
 
 
+AUDIT_VARIANTS = {"baseline (C=4)": {"audit_model": "baseline", "audit_C": 4.0},
+                  "baseline (C=1)": {"audit_model": "baseline", "audit_C": 1.0},
+                  "baseline+embeddings (default)": {}}
+
+
 def label_errors(data_dir: Path, seeds: int) -> dict[str, Any]:
+    from common.settings import settings_from_mapping
     from training.label_loop import audit
 
-    settings = Settings()
     results: dict[str, Any] = {}
     by_name = {t.name: t for t in pc.load_public_tasks(data_dir)}
     for name in ("drugscom_sentiment", "medqa_type", "psytar_adr", "psytar_facets", "cadec_needs"):
         if name not in by_name:
             continue
         task = by_name[name]
-        runs = []
-        for seed in range(seeds):
-            pool, _ = pool_and_test([task], seed)
-            rng = np.random.default_rng(seed)
-            y = task.y[pool]
-            noisy, flipped = flip_labels(task.spec, y, 0.10, rng)
-            texts = [task.texts[i] for i in pool]
-            ids = [str(i) for i in range(len(pool))]
-            found = audit(texts, ids, {task.spec.name: noisy}, [task.spec], [str(g) for g in task.groups[pool]], settings)
-            k = int(flipped.sum())
-            if task.spec.kind == "multi":
-                truth = {(str(i), task.spec.labels[j]) for i, j in zip(*np.nonzero(flipped))}
-                keys = list(zip(found["post_id"], found["label"]))
-            else:
-                truth = {(str(i), "") for i in np.flatnonzero(flipped)}
-                keys = [(p, "") for p in found["post_id"]]
-            top = keys[:k]
-            hits = sum(key in truth for key in top)
-            runs.append({"k": k, "flagged": len(found), "precision_at_k": hits / max(k, 1), "recall_at_k": hits / max(k, 1),
-                         "precision_all": sum(key in truth for key in keys) / max(len(keys), 1),
-                         "recall_all": sum(key in truth for key in keys) / max(k, 1)})
-        p = np.array([r["precision_at_k"] for r in runs])
-        results[name] = {"runs": runs, "precision_at_k_mean": round(float(p.mean()), 4),
-                         "precision_at_k_std": round(float(p.std()), 4),
-                         "flagged_mean": float(np.mean([r["flagged"] for r in runs])), "k": runs[0]["k"],
-                         "recall_all_mean": round(float(np.mean([r["recall_all"] for r in runs])), 4),
-                         "precision_all_mean": round(float(np.mean([r["precision_all"] for r in runs])), 4)}
-        print(f"{name}: k={runs[0]['k']}: precision@k = recall@k {p.mean():.3f} ± {p.std():.3f}; all "
-              f"{results[name]['flagged_mean']:.0f} flagged: precision {results[name]['precision_all_mean']:.3f}, "
-              f"recall {results[name]['recall_all_mean']:.3f}", flush=True)
+        results[name] = {}
+        for variant, changes in AUDIT_VARIANTS.items():
+            data = Settings().to_dict()
+            data["label"].update(changes)
+            settings = settings_from_mapping(data)
+            runs = []
+            for seed in range(seeds):
+                pool, _ = pool_and_test([task], seed)
+                rng = np.random.default_rng(seed)
+                y = task.y[pool]
+                noisy, flipped = flip_labels(task.spec, y, 0.10, rng)
+                texts = [task.texts[i] for i in pool]
+                ids = [str(i) for i in range(len(pool))]
+                found = audit(texts, ids, {task.spec.name: noisy}, [task.spec], [str(g) for g in task.groups[pool]],
+                              settings)
+                k = int(flipped.sum())
+                if task.spec.kind == "multi":
+                    truth = {(str(i), task.spec.labels[j]) for i, j in zip(*np.nonzero(flipped))}
+                    keys = list(zip(found["post_id"], found["label"]))
+                else:
+                    truth = {(str(i), "") for i in np.flatnonzero(flipped)}
+                    keys = [(p, "") for p in found["post_id"]]
+                hits = sum(key in truth for key in keys[:k])
+                runs.append({"k": k, "flagged": len(found), "precision_at_k": hits / max(k, 1),
+                             "precision_all": sum(key in truth for key in keys) / max(len(keys), 1),
+                             "recall_all": sum(key in truth for key in keys) / max(k, 1)})
+            p = np.array([r["precision_at_k"] for r in runs])
+            results[name][variant] = {"runs": runs, "precision_at_k_mean": round(float(p.mean()), 4),
+                                      "precision_at_k_std": round(float(p.std()), 4), "k": runs[0]["k"],
+                                      "flagged_mean": float(np.mean([r["flagged"] for r in runs])),
+                                      "recall_all_mean": round(float(np.mean([r["recall_all"] for r in runs])), 4),
+                                      "precision_all_mean": round(float(np.mean([r["precision_all"] for r in runs])), 4)}
+            r = results[name][variant]
+            print(f"{name} [{variant}]: k={r['k']}: precision@k = recall@k {p.mean():.3f} ± {p.std():.3f}; all "
+                  f"{r['flagged_mean']:.0f} flagged: precision {r['precision_all_mean']:.3f}, recall "
+                  f"{r['recall_all_mean']:.3f}", flush=True)
+    print("\n| task | k | " + " | ".join(AUDIT_VARIANTS) + " |")
+    print("|---|---|" + "---|" * len(AUDIT_VARIANTS))
+    for name, variants in results.items():
+        k = next(iter(variants.values()))["k"]
+        print(f"| {name} | {k} | " + " | ".join(f"{v['precision_at_k_mean']:.3f} ± {v['precision_at_k_std']:.3f}"
+                                               for v in variants.values()) + " |")
     return results
 
 

@@ -113,6 +113,10 @@ class LabelSettings:
     """Folds (grouped by author) for the out-of-fold probabilities behind `occ label audit`."""
     audit_rank_by: str = "self_confidence"
     """self_confidence | normalized_margin: how suspected label errors are ordered (most likely first)."""
+    audit_model: str = "baseline+embeddings"
+    """baseline (TF-IDF recipe) | baseline+embeddings (mean with a regression on sentence embeddings)."""
+    audit_C: float = 1.0
+    """Inverse regularization of the audit's out-of-fold models (smoother probabilities rank errors better)."""
     zero_shot_temperature: float = 0.05
     """Softmax temperature over label-definition similarities (single-label and binary tasks)."""
     zero_shot_multi_quantile: float = 0.9
@@ -126,6 +130,9 @@ class LabelSettings:
         if self.audit_folds < 2:
             raise SettingsError(f"label.audit_folds must be at least 2, got {self.audit_folds!r}")
         _choice(self, "audit_rank_by", CL_RANKINGS)
+        _choice(self, "audit_model", ("baseline", "baseline+embeddings"))
+        if not self.audit_C > 0:
+            raise SettingsError(f"label.audit_C must be > 0, got {self.audit_C!r}")
         if not self.zero_shot_temperature > 0:
             raise SettingsError(f"label.zero_shot_temperature must be > 0, got {self.zero_shot_temperature!r}")
         _within(self, "zero_shot_multi_quantile", 0.0, 1.0, low_open=True, high_open=True)

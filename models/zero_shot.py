@@ -135,6 +135,8 @@ class ZeroShotClassifier:
 
         out: dict[str, np.ndarray] = {}
         for task in self.tasks:
+            if task.name not in similarities:
+                continue
             sim = np.asarray(similarities[task.name], dtype=np.float64)
             if task.kind == "multi":
                 cut = np.quantile(sim, self.multi_quantile, axis=0) if len(sim) else np.zeros(sim.shape[1])

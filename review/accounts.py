@@ -132,6 +132,7 @@ def login(session: DbSession, name: str, password: str, settings: ReviewSettings
         user.password_hash = HASHER.hash(password)
     user.failed_logins, user.locked_until = 0, None
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    session.execute(delete(Session).where(Session.expires_at < now))  # expired logins of anyone: gone
     session.add(Session(token_hash=token_hash(token), user_id=user.id, csrf_token=csrf, created_at=now,
                         expires_at=now + timedelta(hours=settings.session_hours)))
     record(session, user.name, "login", "user", user.name)
@@ -142,22 +143,29 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def identify(session: DbSession, token: str | None, settings: ReviewSettings) -> Identity | None:
-    """The identity behind a session cookie, extending the session (sliding expiry); None if not logged in."""
+def identify(session: DbSession, token: str | None, settings: ReviewSettings) -> tuple[Identity | None, bool]:
+    """The identity behind a session cookie (None if not logged in or expired), and whether the session's
+    expiry should be pushed back now (sliding expiry, at most every few minutes). Reads only."""
     if not token:
-        return None
+        return None, False
     found = session.execute(select(Session, User).join(User, User.id == Session.user_id)
                             .where(Session.token_hash == token_hash(token))).first()
     if found is None:
-        return None
+        return None, False
     login_session, user = found
     now = utcnow()
-    if _aware(login_session.expires_at) <= now or not user.active:
-        session.delete(login_session)
-        return None
-    if (_aware(login_session.expires_at) - now) < timedelta(hours=settings.session_hours) - timedelta(minutes=5):
-        login_session.expires_at = now + timedelta(hours=settings.session_hours)
-    return Identity(user.id, user.name, user.role, login_session.csrf_token)
+    expires = _aware(login_session.expires_at)
+    if expires <= now or not user.active:
+        return None, False
+    extend = (expires - now) < timedelta(hours=settings.session_hours) - timedelta(minutes=5)
+    return Identity(user.id, user.name, user.role, login_session.csrf_token), extend
+
+
+def extend_session(session: DbSession, token: str | None, settings: ReviewSettings) -> None:
+    if token:
+        found = session.get(Session, token_hash(token))
+        if found is not None:
+            found.expires_at = utcnow() + timedelta(hours=settings.session_hours)
 
 
 def logout(session: DbSession, token: str | None, identity: Identity) -> None:

@@ -26,6 +26,9 @@ from common.errors import OccError
 
 logger = logging.getLogger(__name__)
 
+READONLY = "occ_readonly"
+"""Execution option marking a read-only transaction (plain BEGIN on SQLite, READ ONLY on PostgreSQL)."""
+
 DB_FILE = "review.db"
 """The embedded default lives beside the scored run: `<parent of --scored>/review.db`."""
 
@@ -70,7 +73,9 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(connection):  # type: ignore[no-untyped-def]
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # readers take no write lock (WAL lets them read while one writer writes); writers queue at BEGIN
+            readonly = connection.get_execution_options().get(READONLY, False)
+            connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
         return engine
     if parsed.get_backend_name() == "postgresql":
@@ -111,11 +116,21 @@ class Database:
         self.engine = make_engine(url)
         upgrade(self.engine)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        reader = self.engine.execution_options(**{READONLY: True})
+        if self.engine.url.get_backend_name() == "postgresql":
+            reader = reader.execution_options(postgresql_readonly=True)
+        self.readers = sessionmaker(reader, expire_on_commit=False)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Session]:
         """One unit of work: committed when the block ends, rolled back on any exception."""
         with self.sessions() as session, session.begin():
+            yield session
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only transaction: it never waits for a writer's lock, and writing in it is an error."""
+        with self.readers() as session, session.begin():
             yield session
 
     def ping(self) -> None:

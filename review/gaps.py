@@ -261,6 +261,19 @@ def corrections_for(session: Session, post_id: str) -> dict[str, LabelCorrection
     return latest
 
 
+def corrections_for_posts(session: Session, post_ids: Sequence[str]) -> tuple[dict[str, dict[str, LabelCorrection]],
+                                                                                dict[str, int]]:
+    """For a page of posts in one query: each post's latest correction per task, and its correction version."""
+    latest: dict[str, dict[str, LabelCorrection]] = {p: {} for p in post_ids}
+    versions = {p: 0 for p in post_ids}
+    rows = session.execute(select(LabelCorrection).where(LabelCorrection.post_id.in_(list(post_ids)))
+                           .order_by(LabelCorrection.id)).scalars()
+    for row in rows:
+        latest[row.post_id][row.task] = row
+        versions[row.post_id] = row.id
+    return latest, versions
+
+
 def correction_version(session: Session, post_id: str) -> int:
     """The id of a post's latest correction (0 if none): the version a correction form must have seen."""
     value = session.execute(select(func.max(LabelCorrection.id)).where(LabelCorrection.post_id == post_id)).scalar_one()

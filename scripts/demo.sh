@@ -11,3 +11,12 @@ dvc metrics show || true
 if [ -f data/report/report.html ]; then
   echo "Report: $PWD/data/report/report.html"
 fi
+# The review workspace on the demo's scored run: a demo admin account, its random password printed once.
+DB="sqlite:///$PWD/data/review.db"
+if ! occ users list --db "$DB" 2>/dev/null | grep -q '^demo-admin '; then
+  PASSWORD="$(python -c 'import secrets; print(secrets.token_urlsafe(12))')"
+  echo "$PASSWORD" | occ users add demo-admin --role admin --password-stdin --db "$DB" >/dev/null
+  echo "Review workspace account: demo-admin / $PASSWORD  (shown once; change it with: occ users set-password demo-admin --db $DB)"
+fi
+echo "Open the review workspace with:"
+echo "  occ serve --scored data/scored --report data/report      # then http://127.0.0.1:8765/"

@@ -128,7 +128,7 @@ def create_app(db: Database, settings: Settings) -> FastAPI:
     @app.get("/gaps", response_class=HTMLResponse)
     def gap_board(request: Request, product: str = "", topic: str = "", status: str = "",
                   me: Identity = Depends(REVIEWER)) -> Response:
-        with db.transaction() as session:
+        with db.reading() as session:
             run, rows = gaps.board(session, product or None, topic or None, status or None)
             products, topics = gaps.board_filters(session, run)
         return page(request, "gaps.html.j2", run=run, rows=rows, products=products, topics=topics,
@@ -139,8 +139,7 @@ def create_app(db: Database, settings: Settings) -> FastAPI:
         posts, total = gaps.gap_posts(session, found, page_number, settings.review.page_size)
         decision = gaps.decision_for(session, found.product, found.topic)
         run = session.get(Run, found.run_id)
-        corrections = {p.post_id: gaps.corrections_for(session, p.post_id) for p in posts}
-        versions = {p.post_id: gaps.correction_version(session, p.post_id) for p in posts}
+        corrections, versions = gaps.corrections_for_posts(session, [p.post_id for p in posts])
         pages = max(1, -(-total // settings.review.page_size))
         return {"gap": found, "posts": posts, "total": total, "page": page_number, "pages": pages,
                 "decision": decision, "version": decision.version if decision else 0,
@@ -150,7 +149,7 @@ def create_app(db: Database, settings: Settings) -> FastAPI:
 
     @app.get("/gaps/{gap_id}", response_class=HTMLResponse)
     def gap_detail(request: Request, gap_id: int, page: int = 1, me: Identity = Depends(REVIEWER)) -> Response:
-        with db.transaction() as session:
+        with db.reading() as session:
             context = _gap_context(session, gap_id, max(1, page))
         template = "gap_posts.html.j2" if request.headers.get("hx-request") else "gap.html.j2"
         return page_(request, template, context)
@@ -164,7 +163,7 @@ def create_app(db: Database, settings: Settings) -> FastAPI:
                 found = gaps.gap(session, gap_id)
                 work(session, found)
         except (Conflict, Invalid) as exc:
-            with db.transaction() as session:
+            with db.reading() as session:
                 context = _gap_context(session, gap_id, 1)
             return page_(request, "gap.html.j2", {**context, "error": str(exc)}, 409 if isinstance(exc, Conflict) else 422)
         return RedirectResponse(f"/gaps/{gap_id}?saved=1", status_code=303)
@@ -186,12 +185,24 @@ def create_app(db: Database, settings: Settings) -> FastAPI:
     def gap_comment(request: Request, gap_id: int, text: str = Form(""), me: Identity = Depends(REVIEWER)) -> Response:
         return _gap_action(request, gap_id, lambda s, g: gaps.add_comment(s, me.name, g.product, g.topic, text))
 
+    @app.get("/posts/{post_id}/labels", response_class=HTMLResponse)
+    def post_labels_form(request: Request, post_id: str, gap_id: int = 0, me: Identity = Depends(REVIEWER)) -> Response:
+        """The correction form of one post, loaded when a reviewer opens "Labels are wrong" (keeps pages light)."""
+        with db.reading() as session:
+            post = session.execute(select(Post).where(Post.post_id == post_id).order_by(Post.id.desc()).limit(1)).scalar_one_or_none()
+            if post is None:
+                raise NotFound(f"no post {post_id!r}")
+            taxonomy = session.get(Run, post.run_id).taxonomy
+            corrections, versions = gaps.corrections_for_posts(session, [post_id])
+        return page(request, "correction_form.html.j2", post=post, taxonomy=taxonomy, gap_id=gap_id,
+                    corrections=corrections[post_id], version=versions[post_id])
+
     @app.post("/posts/{post_id}/labels")
     async def post_labels(request: Request, post_id: str, me: Identity = Depends(REVIEWER)) -> Response:
         form = await request.form()
         gap_id = int(str(form.get("gap_id") or 0))
         version = int(str(form.get("version") or 0))
-        with db.transaction() as session:
+        with db.reading() as session:
             post = session.execute(select(Post).where(Post.post_id == post_id).order_by(Post.id.desc()).limit(1)).scalar_one_or_none()
             if post is None:
                 raise NotFound(f"no post {post_id!r}")
@@ -203,7 +214,7 @@ def create_app(db: Database, settings: Settings) -> FastAPI:
                 gaps.correct_labels(session, me.name, post_id, taxonomy, chosen, version)
         except (Conflict, Invalid) as exc:
             if gap_id:
-                with db.transaction() as session:
+                with db.reading() as session:
                     context = _gap_context(session, gap_id, 1)
                 return page_(request, "gap.html.j2", {**context, "error": str(exc)}, 409 if isinstance(exc, Conflict) else 422)
             return page(request, "error.html.j2", 409, title="Not saved", message=str(exc))
@@ -214,7 +225,7 @@ def create_app(db: Database, settings: Settings) -> FastAPI:
 
     @app.get("/backlog", response_class=HTMLResponse)
     def backlog_page(request: Request, status: str = "", product: str = "", me: Identity = Depends(REVIEWER)) -> Response:
-        with db.transaction() as session:
+        with db.reading() as session:
             items = gaps.backlog(session, status or None, product or None)
         return page(request, "backlog.html.j2", items=items, statuses=BACKLOG_STATUSES, priorities=PRIORITIES,
                     chosen={"status": status, "product": product})
@@ -223,7 +234,7 @@ def create_app(db: Database, settings: Settings) -> FastAPI:
     def backlog_export(fmt: str, status: str = "", me: Identity = Depends(REVIEWER)) -> Response:
         if fmt not in ("csv", "json"):
             raise NotFound("export as .csv or .json")
-        with db.transaction() as session:
+        with db.reading() as session:
             body, media = gaps.backlog_export(gaps.backlog(session, status or None), fmt)
         return Response(body, media_type=media,
                         headers={"Content-Disposition": f'attachment; filename="evidence_backlog.{fmt}"'})
@@ -237,7 +248,7 @@ def create_app(db: Database, settings: Settings) -> FastAPI:
                 gaps.update_backlog(session, me.name, item_id, version, status=status or None, priority=priority or None,
                                     owner=owner or None, due_date=due_date or None)
         except (Conflict, Invalid) as exc:
-            with db.transaction() as session:
+            with db.reading() as session:
                 items = gaps.backlog(session)
             return page(request, "backlog.html.j2", 409 if isinstance(exc, Conflict) else 422, items=items,
                         statuses=BACKLOG_STATUSES, priorities=PRIORITIES, chosen={}, error=str(exc))
@@ -249,7 +260,7 @@ def create_app(db: Database, settings: Settings) -> FastAPI:
     def safety_queue(request: Request, decided: int = 0, page_number: int = 1, me: Identity = Depends(SAFETY)) -> Response:
         size = 100
         page_number = max(1, page_number)
-        with db.transaction() as session:
+        with db.reading() as session:
             items, total = safety.queue(session, bool(decided), limit=size, offset=(page_number - 1) * size)
             undecided = safety.queue(session, False, limit=1)[1] if decided else total
         return page(request, "safety.html.j2", items=items, total=total, undecided=undecided, decided=bool(decided),
@@ -264,7 +275,7 @@ def create_app(db: Database, settings: Settings) -> FastAPI:
                 safety.decide(session, me.name, post_id, criteria, str(form.get("decision") or ""),
                               str(form.get("note") or ""), int(str(form.get("version") or 0)))
         except (Conflict, Invalid) as exc:
-            with db.transaction() as session:
+            with db.reading() as session:
                 items, total = safety.queue(session, False, limit=100)
             return page(request, "safety.html.j2", 409 if isinstance(exc, Conflict) else 422, items=items, total=total,
                         undecided=total, decided=False, criteria=AE_CRITERIA, decisions=AE_DECISIONS, error=str(exc),
@@ -273,7 +284,7 @@ def create_app(db: Database, settings: Settings) -> FastAPI:
 
     @app.get("/safety/export.csv")
     def safety_export(me: Identity = Depends(SAFETY)) -> Response:
-        with db.transaction() as session:
+        with db.reading() as session:
             body = safety.export_valid_cases(session)
         return Response(body, media_type="text/csv",
                         headers={"Content-Disposition": 'attachment; filename="valid_cases.csv"'})
@@ -292,7 +303,7 @@ def create_app(db: Database, settings: Settings) -> FastAPI:
     @app.post("/annotate/{post_id}")
     async def annotate_submit(request: Request, post_id: str, me: Identity = Depends(ANNOTATOR)) -> Response:
         form = await request.form()
-        with db.transaction() as session:
+        with db.reading() as session:
             post = session.execute(select(Post).where(Post.post_id == post_id).order_by(Post.id.desc()).limit(1)).scalar_one_or_none()
             if post is None:
                 raise NotFound(f"no post {post_id!r}")
@@ -305,7 +316,7 @@ def create_app(db: Database, settings: Settings) -> FastAPI:
                 else:
                     annotation.submit(session, me.name, post_id, chosen, taxonomy)
         except (Conflict, Invalid) as exc:
-            with db.transaction() as session:
+            with db.reading() as session:
                 done = annotation.progress(session, me.name)
             return page(request, "annotate.html.j2", 409 if isinstance(exc, Conflict) else 422, post=post,
                         taxonomy=taxonomy, progress=done, suggestions=settings.review.show_model_suggestions,
@@ -316,7 +327,7 @@ def create_app(db: Database, settings: Settings) -> FastAPI:
 
     @app.get("/admin/users", response_class=HTMLResponse)
     def users_page(request: Request, me: Identity = Depends(ADMIN)) -> Response:
-        with db.transaction() as session:
+        with db.reading() as session:
             users = list_users(session)
         return page(request, "users.html.j2", users=users)
 
@@ -327,7 +338,7 @@ def create_app(db: Database, settings: Settings) -> FastAPI:
             with db.transaction() as session:
                 add_user(session, name, role, password, me.name)
         except OccError as exc:
-            with db.transaction() as session:
+            with db.reading() as session:
                 users = list_users(session)
             return page(request, "users.html.j2", 422, users=users, error=str(exc))
         return RedirectResponse("/admin/users?saved=1", status_code=303)
@@ -338,7 +349,7 @@ def create_app(db: Database, settings: Settings) -> FastAPI:
             with db.transaction() as session:
                 disable_user(session, name, me.name)
         except OccError as exc:
-            with db.transaction() as session:
+            with db.reading() as session:
                 users = list_users(session)
             return page(request, "users.html.j2", 422, users=users, error=str(exc))
         return RedirectResponse("/admin/users?saved=1", status_code=303)
@@ -346,7 +357,7 @@ def create_app(db: Database, settings: Settings) -> FastAPI:
     @app.get("/admin/audit", response_class=HTMLResponse)
     def audit_page(request: Request, page_number: int = 1, me: Identity = Depends(ADMIN)) -> Response:
         size = 100
-        with db.transaction() as session:
+        with db.reading() as session:
             total = session.execute(select(func.count()).select_from(AuditEntry)).scalar_one()
             entries = session.execute(select(AuditEntry).order_by(AuditEntry.id.desc())
                                       .offset((max(1, page_number) - 1) * size).limit(size)).scalars().all()

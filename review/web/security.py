@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import Request
 from starlette.responses import Response
 
-from review.accounts import Identity, identify
+from review.accounts import Identity, extend_session, identify
 
 SESSION_COOKIE = "occ_session"
 LOGIN_CSRF_COOKIE = "occ_login_csrf"
@@ -44,8 +44,12 @@ def current_identity(request: Request) -> Identity | None:
     if cached != "unset":
         return cached
     app = request.app
-    with app.state.db.transaction() as session:
-        found = identify(session, request.cookies.get(SESSION_COOKIE), app.state.settings.review)
+    token = request.cookies.get(SESSION_COOKIE)
+    with app.state.db.reading() as session:
+        found, extend = identify(session, token, app.state.settings.review)
+    if extend:  # sliding expiry, written at most every few minutes so most requests take no write lock
+        with app.state.db.transaction() as session:
+            extend_session(session, token, app.state.settings.review)
     request.state.identity = found
     return found
 

@@ -24,7 +24,7 @@ def chromium_or_fail() -> str:
     """Debian's chromium; missing it is a failure with the fix, never a skip (the check would silently vanish)."""
     path = shutil.which("chromium")
     if path is None:
-        pytest.fail("the browser test needs Debian's chromium on PATH: run `bash scripts/browser.sh` "
+        pytest.fail("the browser test needs Debian's chromium on PATH: run `bash scripts/system_deps.sh` "
                     "(or `apt-get update && apt-get install -y chromium` as root); `make test` does it for you")
     return path
 

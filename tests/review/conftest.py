@@ -72,7 +72,7 @@ def _postgres_bin() -> Path:
     found = shutil.which("initdb")
     if found:
         return Path(found).parent
-    pytest.fail("these tests need a PostgreSQL server binary (initdb, pg_ctl): `apt-get install -y postgresql` "
+    pytest.fail("these tests need a PostgreSQL server binary (initdb, pg_ctl): `apt-get install -y postgresql`, or `bash scripts/system_deps.sh` "
                 "(.ci/run does it); they never skip, so that the PostgreSQL path cannot silently go untested")
 
 

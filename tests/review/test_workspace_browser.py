@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 def chromium_or_fail() -> str:
     path = shutil.which("chromium")
     if path is None:
-        pytest.fail("the browser tests need Debian's chromium on PATH: run `bash scripts/browser.sh` "
+        pytest.fail("the browser tests need Debian's chromium on PATH: run `bash scripts/system_deps.sh` "
                     "(`make test` does it)")
     return path
 
@@ -223,3 +223,54 @@ def test_each_role_does_its_job_in_chromium(server, browser, db_url: str) -> Non
     response = annotator.page.goto(f"{base}/gaps")
     assert response.status == 403
     annotator.shot("annotator-refused")
+
+    # the decisions go back to training: export (corrections outrank votes), retrain, and the lineage names the export
+    _export_and_retrain(ws, post_code, tmp_dir=ws.scored["home"] / f"roundtrip-{backend}")
+
+
+def _export_and_retrain(ws, corrected_post: str, tmp_dir: Path) -> None:
+    import os
+
+    import mlflow
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from occ import app
+    from review import annotation
+
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("ann2", ACCOUNTS["annotator"]):  # enough labeled posts to train on: annotators follow the model
+        for _ in range(120):
+            with ws.db.transaction() as session:
+                post = annotation.next_post(session, name, ws.settings.review)
+                if post is None:
+                    break
+                chosen = {task: p["labels"] for task, p in post.predictions.items()}
+                taxonomy = {"tasks": [{"name": t, "kind": "multi" if t in ("perception", "evidence_need") else "single",
+                                       "labels": list(p["scores"])} for t, p in post.predictions.items()]}
+                annotation.submit(session, name, post.post_id, chosen, taxonomy)
+    url = ws.db.engine.url.render_as_string(hide_password=False).replace("postgresql+psycopg://", "postgresql://")
+    labels = tmp_dir / "reviewed_labels.csv"
+    runner = CliRunner()
+    exported = runner.invoke(app, ["review", "export", "--db", url, "--out", str(labels)])
+    assert exported.exit_code == 0, exported.output
+    export_id = re.search(r"export (review-\S+):", exported.output).group(1)
+    table = pd.read_csv(labels, keep_default_na=False)
+    assert table.loc[table["post_id"] == corrected_post, "sentiment"].tolist() == ["negative"]  # the correction won
+    old = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = ws.scored["tracking"]
+    mlflow.set_tracking_uri(ws.scored["tracking"])
+    try:
+        trained = runner.invoke(app, ["train", "--labels", str(labels), "--registered-model", "review-roundtrip",
+                                      "--json"])
+        assert trained.exit_code == 0, trained.output
+        version = re.search(r'"version": "(\d+)"', trained.output).group(1)
+        tags = mlflow.MlflowClient().get_model_version("review-roundtrip", version).tags
+    finally:
+        if old is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = old
+    assert tags["occ.labels.export_id"] == export_id and tags["occ.labels"] == "reviewed_labels.csv"
+    (ARTIFACTS / f"roundtrip-{tmp_dir.name}.txt").write_text(
+        f"export {export_id} -> registered model review-roundtrip version {version}\n", encoding="utf-8")
