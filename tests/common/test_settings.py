@@ -14,7 +14,7 @@ from common.errors import OccError, SettingsError
 from common.settings import Settings, load_settings, settings_from_mapping, to_dict
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCE_DIRS = ("common", "labeling", "models", "training", "inference")
+SOURCE_DIRS = ("common", "labeling", "models", "training", "inference", "review")
 
 
 def test_packaged_defaults_equal_the_shipped_params_yaml() -> None:
