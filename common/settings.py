@@ -155,6 +155,9 @@ class ThresholdSettings:
     """Tuned thresholds stay in this range, so no label is switched always on or off."""
     n_boot: int = 100
     """Bootstrap resamples of the bagged F1 optimum (seeded, so tuning is reproducible)."""
+    calibrate: bool = True
+    """Temperature-scale every task on validation first (models/calibration.py): thresholds, the safety recall
+    target and stored scores then work on calibrated probabilities."""
 
     def __post_init__(self) -> None:
         _choice(self, "strategy", THRESHOLD_STRATEGIES)

@@ -21,6 +21,7 @@ import pandas as pd
 
 from common.checksums import sha256_file
 from common.errors import OccError
+from models.calibration import apply_temperatures
 from models.tasks import TaskSpec, decide, specs_from_taxonomy_dict
 
 BUNDLE_META = "occ_model.json"
@@ -68,6 +69,8 @@ class ModelBundle:
     thresholds: dict[str, list[float]]
     products: dict[str, Any] | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    calibration: dict[str, list[float]] | None = None
+    """Per-task temperatures fitted on validation (`models.calibration`); None for models without."""
 
     @property
     def specs(self) -> list[TaskSpec]:
@@ -82,7 +85,8 @@ class ModelBundle:
         kwargs: dict[str, Any] = {}
         if self.kind == "transformer":
             kwargs = {"batch_size": batch_size, "precision": precision}
-        return self.model.predict_proba(list(texts), **kwargs)
+        proba = self.model.predict_proba(list(texts), **kwargs)
+        return apply_temperatures(self.specs, proba, self.calibration)
 
     def predict_frame(self, frame: pd.DataFrame, batch_size: int | None = None,
                       precision: str | None = None) -> pd.DataFrame:
@@ -97,7 +101,7 @@ class ModelBundle:
         root.mkdir(parents=True, exist_ok=True)
         self.model.save(root / MODEL_SUBDIR)
         meta = {"kind": self.kind, "taxonomy": self.taxonomy, "thresholds": self.thresholds,
-                "products": self.products, "info": self.info}
+                "products": self.products, "info": self.info, "calibration": self.calibration}
         (root / BUNDLE_META).write_text(json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8")
         (root / CHECKSUMS).write_text(json.dumps(_file_checksums(root), indent=2, sort_keys=True), encoding="utf-8")
         return root
@@ -109,7 +113,9 @@ def decisions_frame(specs: Sequence[TaskSpec], proba: Mapping[str, np.ndarray],
     for spec in specs:
         p = np.asarray(proba[spec.name], dtype=float)
         columns[spec.name] = decide(spec, p, thresholds.get(spec.name))
-        columns[f"{spec.name}_scores"] = [row.tolist() for row in np.round(p, 6)]
+        # float32, as the scored parts store them: both engines write the very same numbers, and confident
+        # posts keep distinct scores (fixed-decimal rounding tied them)
+        columns[f"{spec.name}_scores"] = [row.tolist() for row in p.astype(np.float32)]
     return pd.DataFrame(columns, index=index)
 
 
@@ -144,7 +150,7 @@ def load_bundle(directory: str | Path) -> ModelBundle:
     meta = read_bundle_meta(root)
     model = _load_family(meta["kind"], root / MODEL_SUBDIR)
     return ModelBundle(meta["kind"], model, meta["taxonomy"], {k: list(v) for k, v in meta["thresholds"].items()},
-                       meta.get("products"), meta.get("info", {}))
+                       meta.get("products"), meta.get("info", {}), meta.get("calibration"))
 
 
 try:

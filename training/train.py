@@ -28,6 +28,7 @@ from labeling.dataset import load_dataset_dir
 from labeling.ingest.products import ProductDictionary
 from labeling.taxonomy import Taxonomy, taxonomy_from_dict
 from models.artifact import ModelBundle, log_bundle
+from models.calibration import apply_temperatures, fit_temperatures
 from models.tasks import UNLABELED, TaskSpec
 from models.thresholds import guard_recall_threshold, tune_all
 from models.tracking import ensure_experiment
@@ -133,6 +134,26 @@ def fit_family(kind: str, specs: Sequence[TaskSpec], train: tuple[list[str], dic
     raise TrainingError(f"unknown model {kind!r}; use one of {MODEL_KINDS}")
 
 
+def _calibration_report(specs: Sequence[TaskSpec], temperatures: Mapping[str, Sequence[float]] | None,
+                        raw_test: Mapping[str, np.ndarray], y_test: Mapping[str, np.ndarray],
+                        test_metrics: Mapping[str, Any]) -> dict[str, float]:
+    """MLflow metrics: each task's temperature(s) and its test ECE before calibration (after is test.<task>.ece)."""
+    from training.metrics import task_metrics
+
+    out: dict[str, float] = {}
+    for spec in specs:
+        raw = task_metrics(spec, raw_test[spec.name], y_test[spec.name], None).get("ece")
+        if raw is not None and np.isfinite(raw):
+            out[f"test.{spec.name}.ece_uncalibrated"] = float(raw)
+        for j, value in enumerate((temperatures or {}).get(spec.name, [])):
+            suffix = f".{spec.labels[j]}" if spec.kind == "multi" else ""
+            out[f"calibration.{spec.name}{suffix}.temperature"] = float(value)
+        if raw is not None and "ece" in test_metrics.get(spec.name, {}):
+            logger.info("task %s: test ECE %.3f before calibration, %.3f after", spec.name, raw,
+                        test_metrics[spec.name]["ece"])
+    return out
+
+
 def _git_commit() -> str | None:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True)
@@ -190,11 +211,15 @@ def train_and_register(kind: str, dataset_dir: Path, settings: Settings, *, prod
         mlflow.set_tags({"occ.model_kind": kind, "occ.taxonomy_version": taxonomy.version, **dict(lineage or {}),
                          **({"mlflow.source.git.commit": commit} if (commit := _git_commit()) else {})})
         model, used_config = fit_family(kind, specs, train, validation, settings)
-        proba_val = model.predict_proba(validation[0])
+        raw_val = model.predict_proba(validation[0])
+        temperatures = fit_temperatures(specs, raw_val, validation[1]) if settings.thresholds.calibrate else None
+        proba_val = apply_temperatures(specs, raw_val, temperatures)
         thresholds, safety = tune_with_policy(specs, proba_val, validation[1], settings.thresholds, settings.safety)
         model.thresholds_ = thresholds
         val_metrics = evaluate_all(specs, proba_val, validation[1], thresholds)
-        test_metrics = evaluate_all(specs, model.predict_proba(test[0]), test[1], thresholds)
+        raw_test = model.predict_proba(test[0])
+        test_metrics = evaluate_all(specs, apply_temperatures(specs, raw_test, temperatures), test[1], thresholds)
+        calibration_report = _calibration_report(specs, temperatures, raw_test, test[1], test_metrics)
         seconds = time.monotonic() - start
         logger.info("%s on the frozen test split:\n%s", kind, metrics_table(test_metrics))
 
@@ -202,7 +227,7 @@ def train_and_register(kind: str, dataset_dir: Path, settings: Settings, *, prod
         mlflow.log_params({"dataset.sizes": json.dumps(meta["sizes"]), "dataset.seed": meta.get("seed"),
                            "taxonomy.version": taxonomy.version})
         mlflow.log_metrics({**flat_metrics(test_metrics, "test"), **flat_metrics(val_metrics, "validation"),
-                            "train_seconds": seconds})
+                            **calibration_report, "train_seconds": seconds})
         if safety is not None:
             mlflow.set_tags(safety_tags(safety))
         for step, epoch in enumerate(getattr(model, "history_", []) or []):
@@ -226,7 +251,7 @@ def train_and_register(kind: str, dataset_dir: Path, settings: Settings, *, prod
             bundle = ModelBundle(kind, model, taxonomy.to_dict(), thresholds,
                                  products.to_dict() if products is not None else None,
                                  {"run_id": run.info.run_id, "dataset_sizes": meta["sizes"],
-                                  "safety": safety.to_dict() if safety else None})
+                                  "safety": safety.to_dict() if safety else None}, temperatures)
             bundle_dir = bundle.save(tmp_path / "bundle")
             example = pd.DataFrame({"text": test[0][:3] or ["example post"]})
             info = log_bundle(bundle_dir, name="model", input_example=example)

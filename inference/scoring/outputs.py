@@ -50,12 +50,13 @@ def decision_array(spec: TaskSpec, proba: np.ndarray, thresholds: Sequence[float
 
 
 def scores_array(spec: TaskSpec, proba: np.ndarray) -> pa.StructArray:
-    """Every label's probability as one struct column (float32: the schema's precision).
+    """Every label's probability as one struct column, in float32 (the schema's precision).
 
-    Rounded to 6 decimals first, as the pyfunc output is (models.artifact), so that the local and the Spark
-    engine write the very same numbers (and the same adverse_events.csv), not neighbours one float32 step apart.
+    No fixed-decimal rounding: it tied confident posts (a safety queue sorted by score could not order its top);
+    float32 alone is what the pyfunc output carries too (models.artifact), so the local and the Spark engine
+    write the very same numbers.
     """
-    p = np.round(np.asarray(proba, dtype=np.float64), 6).astype(np.float32)
+    p = np.asarray(proba, dtype=np.float64).astype(np.float32)
     return pa.StructArray.from_arrays([pa.array(p[:, j]) for j in range(len(spec.labels))],
                                       fields=[pa.field(label, pa.float32()) for label in spec.labels])
 

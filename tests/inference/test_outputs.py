@@ -41,7 +41,7 @@ def test_scored_table_matches_per_row_decisions_and_scores() -> None:
     for spec in SPECS:
         assert table.column(spec.name).to_pylist() == decide(spec, proba[spec.name], THRESHOLDS.get(spec.name))
         scores = table.column(f"{spec.name}_scores").to_pylist()
-        expected = np.round(proba[spec.name], 6).astype(np.float32)
+        expected = np.asarray(proba[spec.name]).astype(np.float32)
         for got, want in zip(scores, expected):
             assert list(got) == list(spec.labels)
             assert np.array_equal(np.array(list(got.values()), dtype=np.float32), want)
@@ -58,8 +58,8 @@ def test_scored_table_of_no_rows_is_empty_but_typed() -> None:
 
 
 def test_adverse_event_export_follows_the_decision_column_at_the_rounding_edge(tmp_path) -> None:
-    """A probability just under the threshold rounds *up to* it when stored; one just over could round down.
-    The export must list exactly the posts whose decision column says "yes" (one decision, written once)."""
+    """A probability just under the threshold rounds *up to* it when stored (float32); one just over could
+    round down. The export must list exactly the posts whose decision column says "yes" (one decision, written once)."""
     import csv
 
     import pyarrow.parquet as pq
@@ -67,7 +67,7 @@ def test_adverse_event_export_follows_the_decision_column_at_the_rounding_edge(t
     from inference.scoring.outputs import write_adverse_events
 
     threshold = 0.3
-    p_yes = np.array([0.2999996, 0.3000004, 0.31, 0.29, threshold])  # below (rounds to 0.3), above, clear, clear, equal
+    p_yes = np.array([threshold - 1e-9, threshold + 1e-9, 0.31, 0.29, threshold])  # below (stored as 0.3), above, ...
     ae = np.stack([1 - p_yes, p_yes], axis=1)
     n = len(p_yes)
     proba = {"tone": np.full((n, 3), 1 / 3), "topics": np.zeros((n, 3)), "ae": ae}
