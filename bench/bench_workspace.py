@@ -1,7 +1,7 @@
 """Load test of the review workspace: concurrent reviewers and annotators on loopback, bounded in time.
 
     python bench/bench_workspace.py --scored data/scored --report data/report [--users 20] [--seconds 120]
-                                    [--db sqlite:///bench/out/workspace.db | postgresql://...]
+                                    [--think 2.0] [--db sqlite:///bench/out/workspace.db | postgresql://...]
 
 Starts `occ serve` in its own process on 127.0.0.1 (a fresh database unless --db names one), creates the
 accounts, then runs `--users` virtual users for `--seconds`: half reviewers (gap board, a gap's posts page by
@@ -9,6 +9,11 @@ page, a comment or a status change, the backlog), half annotators (their next po
 p50 / p95 / max latency per page and the error count, then checks that every decision the server acknowledged
 (a 303 after a POST) is in the database: count sent = count stored. Target: p95 under 300 ms, no 5xx.
 The baseline every figure is read against is the same request against an idle server (`--users 1`).
+
+`--think` is each virtual user's pause between actions (seconds, mean; drawn uniformly from 0.5x to 1.5x).
+People read a gap's posts or a post for tens of seconds, so the default of 2 s is already a much busier team
+than a real one; `--think 0` is a stress test (closed loop, no pauses) that measures the server's saturation
+throughput rather than what a reviewer feels.
 """
 
 from __future__ import annotations
@@ -69,7 +74,12 @@ async def login(client: Any, name: str) -> str:
     return re.search(r'data-csrf="([^"]+)"', home.text).group(1)
 
 
-async def reviewer(base: str, name: str, stop: float, stats: Stats, seed: int) -> None:
+async def pause(rng: random.Random, think: float) -> None:
+    if think > 0:
+        await asyncio.sleep(think * rng.uniform(0.5, 1.5))
+
+
+async def reviewer(base: str, name: str, stop: float, stats: Stats, seed: int, think: float) -> None:
     import httpx
 
     rng = random.Random(seed)
@@ -82,11 +92,13 @@ async def reviewer(base: str, name: str, stop: float, stats: Stats, seed: int) -
                 await asyncio.sleep(0.5)
                 continue
             gap = rng.choice(gaps)
+            await pause(rng, think)
             detail = await timed(stats, "GET /gaps/{id}", client.get(f"/gaps/{gap}"))
             pages = int(re.search(r"page \d+ of (\d+)", detail.text).group(1)) if "page 1 of" in detail.text else 1
             if pages > 1:
                 await timed(stats, "GET /gaps/{id}?page (htmx)",
                             client.get(f"/gaps/{gap}?page={rng.randint(2, pages)}", headers={"HX-Request": "true"}))
+            await pause(rng, think)
             if rng.random() < 0.5:
                 response = await timed(stats, "POST comment", client.post(
                     f"/gaps/{gap}/comments", data={"text": f"load test note {seed}-{rng.random():.6f}", "csrf_token": csrf}))
@@ -100,10 +112,12 @@ async def reviewer(base: str, name: str, stop: float, stats: Stats, seed: int) -
                     stats.acknowledged["gap.status"] += 1
                 elif response.status_code == 409:
                     stats.conflicts += 1
+            await pause(rng, think)
             await timed(stats, "GET /backlog", client.get("/backlog"))
+            await pause(rng, think)
 
 
-async def annotator(base: str, name: str, stop: float, stats: Stats, seed: int) -> None:
+async def annotator(base: str, name: str, stop: float, stats: Stats, seed: int, think: float) -> None:
     import httpx
 
     rng = random.Random(seed)
@@ -120,6 +134,7 @@ async def annotator(base: str, name: str, stop: float, stats: Stats, seed: int) 
                 values = re.findall(rf'name="task:{re.escape(task)}" value="([^"]+)"', page.text)
                 kind = re.search(rf'data-kind="([a-z]+)" data-task="{re.escape(task)}"', page.text).group(1)
                 form[f"task:{task}"] = [v for v in values if rng.random() < 0.2] if kind == "multi" else rng.choice(values)
+            await pause(rng, think)
             response = await timed(stats, "POST annotation", client.post(f"/annotate/{found.group(1)}", data=form))
             if response.status_code == 303:
                 stats.acknowledged["annotation.submit"] += 1
@@ -145,6 +160,7 @@ def main() -> None:
     parser.add_argument("--db", default=None)
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=120.0)
+    parser.add_argument("--think", type=float, default=2.0, help="mean pause between a user's actions, seconds (0: stress test)")
     args = parser.parse_args()
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
@@ -178,13 +194,13 @@ def main() -> None:
                 raise SystemExit(f"the server did not start: {server.stdout.read() if server.poll() is not None else ''}")
             time.sleep(0.5)
         print(f"server up on {base} ({db}); {len(reviewers)} reviewers + {len(annotators)} annotators for "
-              f"{args.seconds:.0f}s", flush=True)
+              f"{args.seconds:.0f}s, think time {args.think:g}s", flush=True)
         stats = Stats()
         stop = time.perf_counter() + args.seconds
 
         async def everyone() -> None:
-            await asyncio.gather(*[reviewer(base, n, stop, stats, i) for i, n in enumerate(reviewers)],
-                                 *[annotator(base, n, stop, stats, 100 + i) for i, n in enumerate(annotators)])
+            await asyncio.gather(*[reviewer(base, n, stop, stats, i, args.think) for i, n in enumerate(reviewers)],
+                                 *[annotator(base, n, stop, stats, 100 + i, args.think) for i, n in enumerate(annotators)])
 
         started = time.perf_counter()
         asyncio.run(everyone())

@@ -44,15 +44,22 @@ def next_post(session: Session, annotator: str, settings: ReviewSettings) -> Pos
                                Assignment.annotator != annotator, Assignment.leased_until > now).scalar_subquery())
     seen_by_me = exists().where(Assignment.post_id == Post.post_id, Assignment.annotator == annotator)
     labeled_by_me = exists().where(Annotation.post_id == Post.post_id, Annotation.annotator == annotator)
-    query = (select(Post).join(Run, Run.id == Post.run_id)
-             .where(Post.queue_rank.is_not(None), ~seen_by_me, ~labeled_by_me,
-                    done + leased_by_others < Post.needs_annotators)
-             .order_by(Run.id.desc(), Post.queue_rank).limit(1))
-    if not settings.allow_test_labels:
-        query = query.where(Post.in_test_split.is_(False))
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=Post)
-    post = session.execute(query).scalar_one_or_none()
+    # one run at a time, newest first: within a run the (run_id, queue_rank) index yields posts in queue order,
+    # so the scan stops at the first servable post instead of sorting every post of every run
+    for run_id in session.execute(select(Run.id).order_by(Run.id.desc())).scalars():
+        query = (select(Post)
+                 .where(Post.run_id == run_id, Post.queue_rank.is_not(None), ~seen_by_me, ~labeled_by_me,
+                        done + leased_by_others < Post.needs_annotators)
+                 .order_by(Post.queue_rank).limit(1))
+        if not settings.allow_test_labels:
+            query = query.where(Post.in_test_split.is_(False))
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=Post)
+        post = session.execute(query).scalar_one_or_none()
+        if post is not None:
+            break
+    else:
+        post = None
     if post is None:
         return None
     session.add(Assignment(post_id=post.post_id, annotator=annotator, state="open",
