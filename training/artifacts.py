@@ -51,7 +51,7 @@ def per_label_report(metrics: Mapping[str, Mapping[str, Any]]) -> str:
 
 def model_card(kind: str, taxonomy: Mapping[str, Any], dataset_meta: Mapping[str, Any], config: Mapping[str, Any],
                metrics: Mapping[str, Mapping[str, Any]], thresholds: Mapping[str, Sequence[float]],
-               safety: SafetyOutcome | None = None) -> str:
+               safety: SafetyOutcome | None = None, training: Sequence[str] = ()) -> str:
     sizes = dataset_meta.get("sizes", {})
     safety_section = "No safety task in this taxonomy (settings `safety.task`)." if safety is None else _safety_lines(safety, metrics)
     return f"""# occ-insights model card ({kind})
@@ -67,6 +67,9 @@ individual patients.
 Gold labels by majority vote of annotators (ties left out); splits grouped by author (no author in two
 splits), test split frozen across runs. Sizes: train {sizes.get('train')}, validation {sizes.get('validation')},
 test {sizes.get('test')}. Texts were redacted of personal data before training.
+
+## Training
+{chr(10).join(f'- {line}' for line in training) or '- fitted on the train split'}
 
 ## Metrics (frozen test split)
 ```

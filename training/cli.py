@@ -43,7 +43,7 @@ def dataset_command(
 
 @app.command("train")
 def train_command(
-    model: Annotated[str, typer.Option("--model", help="baseline | transformer")] = "baseline",
+    model: Annotated[str, typer.Option("--model", help="baseline | transformer | ensemble (both, mixed per task; docs/BENCHMARKS.md says when)")] = "baseline",
     dataset: Annotated[Optional[Path], typer.Option("--dataset", help="A dataset built by `occ dataset` (default data/dataset).")] = None,
     labels: Annotated[Optional[Path], typer.Option("--labels", help="Build the dataset from these labels first (see `occ dataset`).")] = None,
     posts: Annotated[Optional[Path], typer.Option("--posts", help="Ingested posts the --labels annotations refer to.")] = None,

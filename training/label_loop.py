@@ -265,15 +265,15 @@ def out_of_fold_probabilities(texts: Sequence[str], targets: Mapping[str, np.nda
 
     from sklearn.model_selection import GroupKFold
 
-    from common.settings import to_dict
     from models.baseline import TfidfMultiTaskClassifier
+    from training.recipe import estimator_options
 
     n = len(texts)
     folds = min(settings.label.audit_folds, len(set(groups)))
     if folds < 2:
         raise LabelLoopError("the audit needs posts from at least two authors (folds are grouped by author)")
     out = {s.name: np.zeros((n, len(s.labels))) for s in specs}
-    options = {k: (tuple(v) if isinstance(v, list) else v) for k, v in to_dict(settings.baseline).items()}
+    options = estimator_options(settings.baseline)
     options["C"] = settings.label.audit_C
     texts = list(texts)
     embeddings = None

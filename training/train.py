@@ -14,38 +14,33 @@ import logging
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from common.atomic import write_bytes_atomic
-from common.errors import OccError
-from common.settings import SafetySettings, Settings, ThresholdSettings, to_dict
+from common.settings import Settings, to_dict
 from labeling.dataset import load_dataset_dir
 from labeling.ingest.products import ProductDictionary
 from labeling.taxonomy import Taxonomy, taxonomy_from_dict
 from models.artifact import ModelBundle, log_bundle
-from models.calibration import apply_temperatures, fit_temperatures
-from models.tasks import UNLABELED, TaskSpec
-from models.thresholds import guard_recall_threshold, tune_all
+from models.calibration import apply_temperatures
+from models.tasks import TaskSpec
 from models.tracking import ensure_experiment
 from training import artifacts as run_artifacts
 from training.data import split_inputs, task_specs
 from training.metrics import evaluate_all, flat_metrics, mean_macro_f1, metrics_table
+from training.recipe import MODEL_KINDS, TrainingError, fit_recipe
 from training.registry import CHALLENGER, CHAMPION, delete_version, register_version
 from training.safety import SafetyOutcome, safety_tags
 
+__all__ = ["MODEL_KINDS", "TrainResult", "TrainingError", "train_and_register", "write_metrics_files"]
+
 logger = logging.getLogger(__name__)
-
-MODEL_KINDS = ("baseline", "transformer")
-
-
-class TrainingError(OccError, ValueError):
-    """Training cannot start or finish; the message names the problem and the fix."""
-
 
 @dataclass
 class TrainResult:
@@ -68,70 +63,21 @@ class TrainResult:
                 "safety": self.safety.to_dict() if self.safety else None}
 
 
-def safety_spec(specs: Sequence[TaskSpec], safety: SafetySettings) -> TaskSpec | None:
-    """The taxonomy's safety task, if `safety.task` names a binary task of it (else None, logged)."""
-    if safety.task is None:
-        return None
-    spec = next((s for s in specs if s.name == safety.task), None)
-    if spec is None or spec.kind != "binary":
-        found = "no such task" if spec is None else f"a {spec.kind} task"
-        logger.info("safety.task %r is %s in this taxonomy: no recall target is applied", safety.task, found)
-        return None
-    return spec
-
-
-def tune_with_policy(specs: Sequence[TaskSpec], proba_val: Mapping[str, np.ndarray], y_val: Mapping[str, np.ndarray],
-                     policy: ThresholdSettings, safety: SafetySettings) -> tuple[dict[str, list[float]], SafetyOutcome | None]:
-    """Thresholds as `occ train` sets them: the F1 rule, the safety task's recall target, then the guards that
-    keep a recall target from flagging most posts (`models.thresholds.guard_recall_threshold`).
-
-    Returns the thresholds and, when the taxonomy has the safety task, the operating point it settled on:
-    whether the recall target was met on validation, the recall reached and the share of posts flagged.
-    """
-    spec = safety_spec(specs, safety)
-    min_recall = {spec.name: safety.min_recall} if spec is not None and spec.name in y_val else {}
-    thresholds = tune_all(specs, proba_val, y_val, policy, min_recall)
-    if spec is None or spec.name not in y_val:
-        return thresholds, None
-    y = np.asarray(y_val[spec.name])
-    keep = y != UNLABELED
-    scores = np.asarray(proba_val[spec.name])[keep, spec.positive_index]
-    positive = y[keep] == spec.positive_index
-    guarded, reason = guard_recall_threshold(scores, positive, thresholds[spec.name][0], safety.min_recall_floor,
-                                             safety.max_flag_ratio)
-    if reason is not None:
-        logger.warning("task %s: recall target %.2f not reachable at a workable threshold: %s. Label more "
-                       "positives, review label noise, or use a stronger model.", spec.name, safety.min_recall, reason)
-        thresholds[spec.name] = [guarded]
-    outcome = SafetyOutcome.measure(spec.name, safety.min_recall, thresholds[spec.name][0], scores, positive,
-                                    guard_reason=reason)
-    return thresholds, outcome
-
-
-def fit_family(kind: str, specs: Sequence[TaskSpec], train: tuple[list[str], dict[str, np.ndarray]],
-               validation: tuple[list[str], dict[str, np.ndarray]], settings: Settings) -> tuple[Any, dict[str, Any]]:
-    """Fit one model family; returns the model and the settings that shaped it (exactly what MLflow logs)."""
-    texts, targets = train
-    if kind == "baseline":
-        from models.baseline import TfidfMultiTaskClassifier
-
-        used = to_dict(settings.baseline)
-        options = {k: (tuple(v) if isinstance(v, list) else v) for k, v in used.items()}
-        model = TfidfMultiTaskClassifier(tasks=list(specs), **options)
-        model.fit(texts, targets)
-        return model, used
-    if kind == "transformer":
-        from models.transformer import TransformerClassifier
-        from models.transformer.encoder import default_encoder_dir
-
+def training_notes(kind: str, recipe: Any, settings: Settings) -> list[str]:
+    """The model card's "Training" lines: what the shipped model learned from and how it reads long posts."""
+    notes = [f"shipped model fitted on: {recipe.refit}",
+             "probabilities temperature-scaled per task on the same probabilities the thresholds were chosen on"
+             if settings.thresholds.calibrate else "probabilities not calibrated (thresholds.calibrate: false)"]
+    if kind in ("transformer", "ensemble"):
         config = settings.transformer
-        encoder = config.encoder or default_encoder_dir()
-        model = TransformerClassifier(list(specs), encoder_dir=encoder, config=config)
-        model.fit(texts, targets, validation[0], validation[1])
-        used = {**to_dict(config), "encoder": Path(str(encoder)).name,
-                "precision_resolved": model.training_precision_}
-        return model, used
-    raise TrainingError(f"unknown model {kind!r}; use one of {MODEL_KINDS}")
+        notes.append(f"posts longer than {config.max_length} tokens keep "
+                     + ("their first quarter and last three quarters of the window (head + tail)"
+                        if config.truncation == "head_tail" else "their first tokens (head)"))
+    if kind == "ensemble":
+        weights = getattr(recipe.model, "weights", {})
+        notes.append("per-task weight of the baseline in the mix (validation log loss): "
+                     + ", ".join(f"{task} {w:.1f}" for task, w in weights.items()))
+    return notes
 
 
 def _calibration_report(specs: Sequence[TaskSpec], temperatures: Mapping[str, Sequence[float]] | None,
@@ -210,13 +156,10 @@ def train_and_register(kind: str, dataset_dir: Path, settings: Settings, *, prod
     with mlflow.start_run(run_name=f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}") as run:
         mlflow.set_tags({"occ.model_kind": kind, "occ.taxonomy_version": taxonomy.version, **dict(lineage or {}),
                          **({"mlflow.source.git.commit": commit} if (commit := _git_commit()) else {})})
-        model, used_config = fit_family(kind, specs, train, validation, settings)
-        raw_val = model.predict_proba(validation[0])
-        temperatures = fit_temperatures(specs, raw_val, validation[1]) if settings.thresholds.calibrate else None
-        proba_val = apply_temperatures(specs, raw_val, temperatures)
-        thresholds, safety = tune_with_policy(specs, proba_val, validation[1], settings.thresholds, settings.safety)
-        model.thresholds_ = thresholds
-        val_metrics = evaluate_all(specs, proba_val, validation[1], thresholds)
+        recipe = fit_recipe(kind, specs, train, validation, settings)
+        model, used_config, thresholds, temperatures = recipe.model, recipe.used_config, recipe.thresholds, recipe.temperatures
+        safety, val_metrics = recipe.safety, recipe.validation_metrics
+        mlflow.set_tag("occ.refit", recipe.refit)
         raw_test = model.predict_proba(test[0])
         test_metrics = evaluate_all(specs, apply_temperatures(specs, raw_test, temperatures), test[1], thresholds)
         calibration_report = _calibration_report(specs, temperatures, raw_test, test[1], test_metrics)
@@ -243,7 +186,8 @@ def train_and_register(kind: str, dataset_dir: Path, settings: Settings, *, prod
             run_artifacts.confusion_pngs(specs, test_metrics, tmp_path / "plots")
             (tmp_path / "per_label_report.md").write_text(run_artifacts.per_label_report(test_metrics), encoding="utf-8")
             (tmp_path / "model_card.md").write_text(
-                run_artifacts.model_card(kind, taxonomy.to_dict(), meta, used_config, test_metrics, thresholds, safety),
+                run_artifacts.model_card(kind, taxonomy.to_dict(), meta, used_config, test_metrics, thresholds, safety,
+                                         training_notes(kind, recipe, settings)),
                 encoding="utf-8")
             (tmp_path / "metrics.json").write_text(json.dumps({"test": test_metrics, "validation": val_metrics}, indent=2), encoding="utf-8")
             mlflow.log_artifacts(str(tmp_path), artifact_path="evaluation")

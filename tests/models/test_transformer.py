@@ -351,3 +351,28 @@ def test_length_bucketed_batches_cover_every_row_once_and_repeat_with_the_seed()
     random_batches = np.array_split(np.random.default_rng(4).permutation(1000), len(first))
     random_padding = sum(int(lengths[b].max()) * len(b) - int(lengths[b].sum()) for b in random_batches)
     assert padding < 0.2 * random_padding
+
+
+def test_a_long_post_keeps_its_head_and_tail(tiny_dir: Path, fitted: TransformerClassifier) -> None:
+    """head_tail: the verdict at the end of a long review reaches the model; head: it is cut off."""
+    import dataclasses
+
+    from models.transformer.classifier import head_and_tail
+
+    tokenizer = load_tokenizer(tiny_dir)
+    body = tokenizer("great " * 20 + "nausea " * 300 + "severe rash", add_special_tokens=False)["input_ids"]
+    kept = head_and_tail(tokenizer, body, 64)
+    assert len(kept) == 64 and kept[0] == tokenizer.cls_token_id and kept[-1] == tokenizer.sep_token_id
+    assert kept[1:16] == body[:15] and kept[16:-1] == body[-47:]  # a quarter of the room is head, the rest tail
+    short = tokenizer("severe rash", add_special_tokens=False)["input_ids"]
+    assert head_and_tail(tokenizer, short, 64) == tokenizer("severe rash")["input_ids"]  # short posts unchanged
+
+    text = "great " * 200 + "severe rash"
+    rash = tokenizer("rash", add_special_tokens=False)["input_ids"][0]
+    import copy
+
+    model = copy.copy(fitted)  # shallow copy: same network, own config
+    for mode, expect in (("head_tail", True), ("head", False)):
+        model.config = dataclasses.replace(fitted._cfg, truncation=mode)
+        ids = model._encode([text])[0]
+        assert len(ids) == model._max_length() and (rash in ids) == expect

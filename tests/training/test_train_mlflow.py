@@ -282,3 +282,21 @@ def test_a_failure_after_registration_removes_the_version_again(tracking: str, d
         train_and_register("baseline", dataset_dir, params(), registered_model="first-fails",
                            metrics_out=blocker / "metrics.json")
     assert _registered_versions(tracking, "first-fails") == 0 and alias_version("first-fails", CHAMPION) is None
+
+
+@pytest.mark.slow
+def test_an_ensemble_registers_and_reloads_through_mlflow(tracking: str, dataset_dir: Path, tmp_path: Path) -> None:
+    import mlflow
+
+    from models.transformer.encoder import tiny_encoder
+
+    config = settings(baseline={"min_df": 1}, safety={"task": "flag"},
+                      transformer={"encoder": str(tiny_encoder(tmp_path / "enc")), "epochs": 2, "batch_size": 32})
+    result = train_and_register("ensemble", dataset_dir, config, registered_model="mix")
+    run = mlflow.MlflowClient().get_run(result.run_id)
+    assert run.data.tags["occ.model_kind"] == "ensemble" and "members: baseline train+validation" in run.data.tags["occ.refit"]
+    weights = {k: float(v) for k, v in run.data.params.items() if k.startswith("ensemble.weight.")}
+    assert set(weights) == {"ensemble.weight.urgency", "ensemble.weight.topics", "ensemble.weight.flag"}
+    model = mlflow.pyfunc.load_model(f"models:/mix/{result.version}")
+    out = model.predict(pd.DataFrame({"text": ["severe nausea reported, urgent help needed today"]}))
+    assert {"urgency", "topics", "flag", "flag_scores"} <= set(out.columns)
