@@ -11,7 +11,9 @@ set and the other 80% is "the user's training file". Each family gets that same 
   figure is read against: a FeatureUnion of word 1-2 and char_wb 2-5 `TfidfVectorizer(sublinear_tf=True)`, then
   `LogisticRegression(C=4, class_weight="balanced")` (one-vs-rest for multi-label), fitted on all of the file,
   deciding at its default (argmax / 0.5).
-- `baseline`, `transformer`: exactly what `occ train` ships (`training.recipe.fit_recipe`, params.yaml):
+- `adapted`: the transformer fine-tuned from the encoder `occ adapt` made on the training file's text (its
+  unlabeled text; the test posts stay unseen), with `adapt` settings from params.yaml.
+- `baseline`, `transformer`, `ensemble`: exactly what `occ train` ships (`training.recipe.fit_recipe`, params.yaml):
   the file is split into train and validation the way `occ dataset` splits it, thresholds (and the safety
   task's recall target) are chosen on validation, and the baseline is refit on the whole file.
 
@@ -44,7 +46,7 @@ from public_corpora import load_public_tasks, split_indices  # noqa: E402
 
 logger = logging.getLogger("benchmarks")
 
-FAMILIES = ("reference", "baseline", "transformer", "ensemble")
+FAMILIES = ("reference", "baseline", "transformer", "adapted", "ensemble")
 NOTES_MARKER = "<!-- notes: kept when the table is regenerated -->"
 _FITTED: dict[tuple[str, int, str], Any] = {}
 """This corpus and seed's fitted baseline and transformer, which the ensemble combines (not refitted)."""
@@ -168,6 +170,22 @@ def fit_family(family: str, corpus: Corpus, training_file: np.ndarray, seed: int
                 _FITTED[key] = fit_recipe(member, corpus.specs, train, validation, plain, progress=False)
             members[member] = _FITTED[key]
         shipped = combine(corpus.specs, members["baseline"], members["transformer"], validation, plain)
+    elif family == "adapted":
+        import dataclasses
+        import tempfile
+
+        from models.transformer.encoder import default_encoder_dir
+        from training.adapt import adapt_encoder
+
+        with tempfile.TemporaryDirectory() as tmp:
+            # the unlabeled text of the training file only: the test posts stay unseen
+            adapted = adapt_encoder(corpus.rows(training_file)[0], settings.transformer.encoder or default_encoder_dir(),
+                                    Path(tmp) / "encoder", settings.adapt, settings.transformer.max_length, progress=False)
+            logger.info("%s seed %d: adapted on %d posts in %.0fs, held-out masked-LM loss %.3f -> %.3f", corpus.name,
+                        seed, adapted.posts, adapted.seconds, adapted.loss_before, adapted.loss_after)
+            on_adapted = dataclasses.replace(plain, transformer=dataclasses.replace(plain.transformer, encoder=str(adapted.encoder_dir)))
+            shipped = fit_recipe("transformer", corpus.specs, train, validation, on_adapted, progress=False)
+        shipped.seconds += adapted.seconds
     else:
         shipped = fit_recipe(family, corpus.specs, train, validation, plain, progress=False)
         if any(k[:2] != (corpus.name, seed) for k in _FITTED):

@@ -302,6 +302,33 @@ class TransformerSettings:
 
 
 @dataclass(frozen=True)
+class AdaptSettings:
+    """`occ adapt`: continued masked-language-model pretraining of the encoder on a team's unlabeled posts
+    (domain-adaptive pretraining, Gururangan et al. 2020, "Don't Stop Pretraining")."""
+
+    epochs: int = 1
+    """Passes over the posts; one is what fits a CPU budget (20,000 posts: minutes)."""
+    batch_size: int = 32
+    learning_rate: float = 5.0e-5
+    mlm_probability: float = 0.15
+    """Share of tokens masked (BERT's recipe)."""
+    max_posts: int | None = 50000
+    """Posts used at most (a seeded sample beyond it); null = all."""
+    held_out_fraction: float = 0.05
+    """Posts kept out of training to measure the masked-LM loss before and after (the run's evidence)."""
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _positive(self, "epochs", "batch_size")
+        if self.max_posts is not None:
+            _positive(self, "max_posts")
+        if not self.learning_rate > 0:
+            raise SettingsError(f"adapt.learning_rate must be > 0, got {self.learning_rate!r}")
+        _within(self, "mlm_probability", 0.0, 1.0, low_open=True, high_open=True)
+        _within(self, "held_out_fraction", 0.0, 0.5)
+
+
+@dataclass(frozen=True)
 class RegistrySettings:
     """Where versions are registered in MLflow (tracking itself comes from MLFLOW_TRACKING_URI)."""
 
@@ -464,6 +491,7 @@ class Settings:
     safety: SafetySettings = field(default_factory=SafetySettings)
     baseline: BaselineSettings = field(default_factory=BaselineSettings)
     transformer: TransformerSettings = field(default_factory=TransformerSettings)
+    adapt: AdaptSettings = field(default_factory=AdaptSettings)
     registry: RegistrySettings = field(default_factory=RegistrySettings)
     promote: PromoteSettings = field(default_factory=PromoteSettings)
     score: ScoreSettings = field(default_factory=ScoreSettings)
@@ -590,7 +618,7 @@ def _coerce(value: Any, annotation: Any, source: str, key: str) -> Any:
 def _section_name(obj: Any) -> str:
     return {IngestSettings: "ingest", DemoSettings: "demo", DatasetSettings: "dataset", LabelSettings: "label",
             ThresholdSettings: "thresholds", SafetySettings: "safety", BaselineSettings: "baseline",
-            TransformerSettings: "transformer", RegistrySettings: "registry", PromoteSettings: "promote",
+            TransformerSettings: "transformer", AdaptSettings: "adapt", RegistrySettings: "registry", PromoteSettings: "promote",
             ScoreSettings: "score", ReportSettings: "report", ReviewSettings: "review"}.get(type(obj), type(obj).__name__)
 
 

@@ -51,6 +51,7 @@ def train_command(
     products: Annotated[Optional[Path], typer.Option("--products", help="Product dictionary to ship inside the model.")] = None,
     registered_model: Annotated[Optional[str], typer.Option("--registered-model", help="Registered model name (default from params.yaml).")] = None,
     metrics_out: Annotated[Optional[Path], typer.Option("--metrics-out", help="Also write test metrics as JSON (for DVC).")] = None,
+    encoder: Annotated[Optional[str], typer.Option("--encoder", help="Transformer encoder: a local Hugging Face folder or an `occ adapt` run's runs:/<run_id>/encoder (default transformer.encoder).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as one JSON object last.")] = False,
     params_file: ParamsOption = None,
 ) -> None:
@@ -72,9 +73,15 @@ def train_command(
                 dataset_dir = Path(tmp) / "dataset"
                 frozen = labels.with_name(f"{labels.stem}.test_ids.txt")
                 build_dataset_from(labels, posts, taxonomy, dataset_dir, frozen, settings)
+            lineage = dict(labels_lineage(labels)) if labels is not None else {}
+            if encoder is not None:
+                from training.adapt import resolve_encoder
+
+                settings = settings.replace("transformer", encoder=str(resolve_encoder(encoder, Path(tmp))))
+                lineage["occ.encoder"] = encoder
             result = train_and_register(model, dataset_dir, settings, products=dictionary,
                                         registered_model=registered_model, metrics_out=metrics_out,
-                                        lineage=labels_lineage(labels) if labels is not None else None)
+                                        lineage=lineage or None)
     typer.echo(metrics_table(result.test_metrics))
     if result.safety is not None:
         typer.echo(f"safety: {result.safety.sentence()}")
@@ -82,6 +89,29 @@ def train_command(
                f"from run {result.run_id} in {result.seconds:.0f}s; tracking: {uri}")
     if as_json:
         typer.echo(json.dumps(result.summary(), sort_keys=True))
+
+
+@app.command("adapt")
+def adapt_command(
+    posts: Annotated[list[Path], typer.Option("--posts", help="Ingested post folders (repeat the option for several); their redacted text is the training text.")],
+    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Passes over the posts (default adapt.epochs).")] = None,
+    encoder: Annotated[Optional[Path], typer.Option("--encoder", help="Encoder to adapt (default transformer.encoder, else the packaged MiniLM).")] = None,
+    params_file: ParamsOption = None,
+) -> None:
+    """Continue the encoder's masked-LM pretraining on your unlabeled posts; log it to MLflow for `occ train --encoder`."""
+    from models.tracking import check_reachable, configure_tracking
+    from training.adapt import run_adaptation
+
+    with user_errors():
+        settings = load_settings(params_file)
+        if epochs is not None:
+            settings = settings.replace("adapt", epochs=epochs)
+        configure_tracking()
+        check_reachable()
+        run_id, result = run_adaptation(posts, settings, encoder)
+    typer.echo(f"adapted on {result.posts} posts in {result.seconds:.0f}s: held-out masked-LM loss "
+               f"{result.loss_before:.3f} -> {result.loss_after:.3f} ({result.held_out} posts held out)")
+    typer.echo(f"encoder: runs:/{run_id}/encoder  (occ train --model transformer --encoder runs:/{run_id}/encoder)")
 
 
 @app.command("evaluate")
