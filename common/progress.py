@@ -37,7 +37,7 @@ class Progress:
             self._last_log = now
             rate = self.count / max(now - self._start, 1e-9)
             eta = f", ETA {(self.total - self.count) / rate:.0f}s" if self.total and rate > 0 else ""
-            logger.info("%s: %d %s (%.0f %s/s%s)", self.desc, self.count, self.unit, rate, self.unit, eta)
+            logger.info("%s: %d %s (%.3g %s/s%s)", self.desc, self.count, self.unit, rate, self.unit, eta)
 
     def close(self) -> None:
         if self._bar is not None:
