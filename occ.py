@@ -8,6 +8,7 @@ import os
 import typer
 
 from inference.cli import app as inference_app
+from labeling.authors.cli import app as authors_app
 from labeling.cli import app as labeling_app
 from labeling.cli import label_app as labeling_label_app
 from review.cli import app as review_serve_app
@@ -30,6 +31,7 @@ label_app = typer.Typer(no_args_is_help=True, help="The labeling loop: choose wh
                         "adjudication, label errors, zero-shot, Label Studio exchange.")
 label_app.registered_commands.extend(labeling_label_app.registered_commands + training_label_app.registered_commands)
 app.add_typer(label_app, name="label")
+app.add_typer(authors_app, name="authors")
 app.add_typer(review_serve_app)
 app.add_typer(users_app, name="users")
 app.add_typer(review_app, name="review")

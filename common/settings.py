@@ -8,8 +8,8 @@ and one loader reads every section the same way: unknown keys are refused with t
 are checked, and each section validates its values in `__post_init__` (the setfit `TrainingArguments`
 pattern). Sections are frozen: code receives them explicitly and never mutates them.
 
-Sections follow the flow: ingest, demo, dataset, label, thresholds, safety, baseline, transformer, registry, promote,
-score, report, review.
+Sections follow the flow: ingest, authors, demo, dataset, label, thresholds, safety, baseline, transformer, registry,
+promote, score, report, review.
 """
 
 from __future__ import annotations
@@ -45,6 +45,10 @@ class IngestSettings:
     """fast (compiled patterns + title/patient-cue names) | ner (adds spaCy person names)."""
     quarantine_raw_chars: int = 2000
     """Raw rows are kept redacted and truncated to this many characters in quarantine.parquet."""
+    suppress_file: str | None = None
+    """Suppression (opt-out) list, .txt or .csv (labeling/ingest/suppression.py): these authors' posts are dropped
+    before anything is stored or scored, and scrubbed from others' mentions; `occ ingest`, `occ score` and
+    `occ report` honor it (their --suppress flag overrides this). None: no list."""
 
     def __post_init__(self) -> None:
         _positive(self, "batch_rows", "max_text_chars")
@@ -56,6 +60,42 @@ class IngestSettings:
         """Longest input line that can still be a valid row (text up to 4 UTF-8 bytes a character, more with
         JSON escapes, plus metadata); longer lines are skipped without being held in memory."""
         return self.max_text_chars * 6 + 65_536
+
+
+@dataclass(frozen=True)
+class AuthorSettings:
+    """Who is speaking (labeling/authors): each author's type and specialty, and which accounts on different
+    platforms are one person."""
+
+    link_threshold: float = 0.9
+    """Account links at or above this confidence join two accounts into one person."""
+    verified_platforms: tuple[str, ...] = ("doximity", "sermo", "figure1", "medscape")
+    """Platforms that verify their members as clinicians: an account there is clinician evidence."""
+    min_type_confidence: float = 0.6
+    """Below this confidence the author type is "unknown"."""
+    texts_per_author: int = 20
+    """Posts per author the classifier reads: content cues count as shares of posts, so more adds little."""
+    name_key_env: str = "OCC_NAME_KEY"
+    """Environment variable holding the key of the display-name hash; unset: a fixed fallback that anyone with
+    the code can test guessed names against (labeling/authors/signals.py), so production sets it."""
+    link_decisions: str | None = None
+    """A CSV of reviewers' confirm / split decisions on account links (labeling/authors/linking.py); null = none."""
+    model: str | None = None
+    """An author-type model (`occ authors training-file`, then `occ train --taxonomy labeling/authors/taxonomy.yaml`),
+    e.g. models:/occ-author-types@champion, that `occ score` asks about authors the rules are unsure of; null = rules only."""
+    model_below: float = 0.9
+    """Authors whose rule-based type confidence is below this are asked of `model` (when one is set)."""
+
+    def __post_init__(self) -> None:
+        _within(self, "link_threshold", 0.0, 1.0, low_open=True)
+        _within(self, "min_type_confidence", 0.0, 1.0)
+        _within(self, "model_below", 0.0, 1.0)
+        _positive(self, "texts_per_author")
+        bad = [p for p in self.verified_platforms if not p or p != p.strip().lower()]
+        if bad:
+            raise SettingsError(f"authors.verified_platforms must be lower-case platform names, got {bad!r}")
+        if not self.name_key_env.strip():
+            raise SettingsError("authors.name_key_env must name an environment variable, got an empty string")
 
 
 @dataclass(frozen=True)
@@ -155,12 +195,16 @@ class ThresholdSettings:
     """Tuned thresholds stay in this range, so no label is switched always on or off."""
     n_boot: int = 100
     """Bootstrap resamples of the bagged F1 optimum (seeded, so tuning is reproducible)."""
+    binary_objective: str = "macro_f1"
+    """What a binary task's tuned cut maximizes: macro_f1 (both labels' F1, what evaluation and the gate report)
+    or positive_f1 (the positive label's F1 alone). A safety recall target overrides either."""
     calibrate: bool = True
     """Temperature-scale every task on validation first (models/calibration.py): thresholds, the safety recall
     target and stored scores then work on calibrated probabilities."""
 
     def __post_init__(self) -> None:
         _choice(self, "strategy", THRESHOLD_STRATEGIES)
+        _choice(self, "binary_objective", ("macro_f1", "positive_f1"))
         _at_least(self, "min_positives", 0)
         _at_least(self, "shrink", 0.0)
         low, high = self.clip
@@ -434,9 +478,17 @@ class ReportSettings:
     network_nodes: int = 40
     rank_period: str | None = None
     """null = latest complete period; or e.g. "2026-08" to rank as of that period."""
+    voices: str = "clinicians"
+    """clinicians (physicians and other clinicians only) | all: whose posts the gaps, leaders and figures count;
+    `occ report --all-voices` overrides. A run without author types counts everyone."""
+    rise_ratio: float = 1.5
+    """Rising voices: centrality at least this times the earlier best is "rising", below 1/this "fading"."""
 
     def __post_init__(self) -> None:
         _choice(self, "period", PERIODS)
+        _choice(self, "voices", ("clinicians", "all"))
+        if not self.rise_ratio > 1.0:
+            raise SettingsError(f"report.rise_ratio must be greater than 1, got {self.rise_ratio!r}")
         _positive(self, "dol_top_k", "min_posts", "growth_baseline_periods", "top_gaps", "leaders_per_scope",
                   "max_products", "network_nodes")
         _within(self, "examples_per_gap", 0, 20)
@@ -484,6 +536,7 @@ class Settings:
     """All of params.yaml. `Settings()` holds the packaged defaults, which equal the shipped params.yaml."""
 
     ingest: IngestSettings = field(default_factory=IngestSettings)
+    authors: AuthorSettings = field(default_factory=AuthorSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
     dataset: DatasetSettings = field(default_factory=DatasetSettings)
     label: LabelSettings = field(default_factory=LabelSettings)
@@ -600,6 +653,10 @@ def _coerce(value: Any, annotation: Any, source: str, key: str) -> Any:
         return value
     if origin is tuple:
         args = typing.get_args(annotation)
+        if len(args) == 2 and args[1] is Ellipsis:  # tuple[X, ...]: any length
+            if not isinstance(value, (list, tuple)):
+                raise wrong("a list")
+            return tuple(_coerce(v, args[0], source, f"{key}[{i}]") for i, v in enumerate(value))
         if not isinstance(value, (list, tuple)) or len(value) != len(args):
             raise wrong(f"a list of {len(args)} values")
         return tuple(_coerce(v, a, source, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
@@ -616,8 +673,8 @@ def _coerce(value: Any, annotation: Any, source: str, key: str) -> Any:
 
 
 def _section_name(obj: Any) -> str:
-    return {IngestSettings: "ingest", DemoSettings: "demo", DatasetSettings: "dataset", LabelSettings: "label",
-            ThresholdSettings: "thresholds", SafetySettings: "safety", BaselineSettings: "baseline",
+    return {IngestSettings: "ingest", AuthorSettings: "authors", DemoSettings: "demo", DatasetSettings: "dataset",
+            LabelSettings: "label", ThresholdSettings: "thresholds", SafetySettings: "safety", BaselineSettings: "baseline",
             TransformerSettings: "transformer", AdaptSettings: "adapt", RegistrySettings: "registry", PromoteSettings: "promote",
             ScoreSettings: "score", ReportSettings: "report", ReviewSettings: "review"}.get(type(obj), type(obj).__name__)
 

@@ -28,6 +28,7 @@ def score_command(
     mapping: Annotated[Optional[str], typer.Option("--mapping", help="Column mapping: YAML path or built-in name.")] = None,
     products: Annotated[Optional[Path], typer.Option("--products", help="Product dictionary (default: the one inside the model).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue a stopped run in --out from its last completed chunk.")] = False,
+    suppress: Annotated[Optional[Path], typer.Option("--suppress", help="Suppression (opt-out) list, .txt or .csv: these authors' posts are dropped before scoring (overrides ingest.suppress_file).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a summary as one JSON object last.")] = False,
     params_file: ParamsOption = None,
 ) -> None:
@@ -42,6 +43,8 @@ def score_command(
         overrides = {k: v for k, v in (("batch_size", batch_size), ("precision", precision)) if v is not None}
         if overrides:
             settings = settings.replace("score", **overrides)
+        if suppress is not None:
+            settings = settings.replace("ingest", suppress_file=str(suppress))
         uri = model or f"models:/{settings.registry.model_name}@champion"
         column_mapping = load_mapping(mapping)
         dictionary = load_products(products) if products else None
@@ -62,7 +65,7 @@ def score_command(
             raise ScoreError(f"unknown --engine {engine!r}; use local or spark")
     counts, timings = manifest["counts"], manifest["timings"]
     typer.echo(f"{counts['rows_read']} rows read: {counts['rows_scored']} scored, {counts['rows_quarantined']} quarantined, "
-               f"{counts['duplicates_dropped']} duplicates dropped "
+               f"{counts['duplicates_dropped']} duplicates dropped, {counts.get('suppressed', 0)} suppressed "
                f"({'counts reconcile' if counts['reconciled'] else 'COUNTS DO NOT RECONCILE'}) with "
                f"{manifest['model']['uri']} in {timings['seconds']:.1f}s")
     if counts.get("adverse_events_flagged") is not None:
@@ -81,18 +84,28 @@ def report_command(
     out: Annotated[Path, typer.Option("--out", help="Report folder: report.html, gaps.parquet/.csv, leaders.csv, report_summary.json.")],
     period: Annotated[Optional[str], typer.Option("--period", help="month | quarter (default: report.period in params).")] = None,
     products: Annotated[Optional[list[str]], typer.Option("--products", help="Only these products (repeat the option or separate with commas).")] = None,
+    suppress: Annotated[Optional[Path], typer.Option("--suppress", help="Suppression (opt-out) list, .txt or .csv: leave these authors out of the report and scrub them from mentions (overrides ingest.suppress_file).")] = None,
+    all_voices: Annotated[bool, typer.Option("--all-voices", help="Count patients', industry, media and unknown authors' posts too (default: report.voices, clinicians only).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report summary as one JSON object last.")] = False,
     params_file: ParamsOption = None,
 ) -> None:
     """Rank evidence gaps per product (Phase IV priorities), find opinion leaders, write a self-contained HTML report."""
     from inference.insights.report import build_report
+    from labeling.ingest.suppression import load_suppression
 
     wanted = [p.strip() for value in (products or []) for p in value.split(",") if p.strip()] or None
     with user_errors():
         settings = load_settings(params_file)
         if period is not None:
             settings = settings.replace("report", period=period)
-        summary = build_report(scored_dir, out, settings.report, wanted, settings.safety.task)
+        suppression = load_suppression(suppress if suppress is not None else settings.ingest.suppress_file)
+        summary = build_report(scored_dir, out, settings.report, wanted, settings.safety.task, suppression=suppression,
+                               voices="all" if all_voices else None)
+    speakers = summary.get("speakers") or {}
+    if speakers.get("typed"):
+        typer.echo(f"voices: {speakers['voices']}; {speakers['accounts']} accounts = {speakers['persons']} persons; "
+                   f"{speakers['non_clinician_share']:.0%} of posts from non-clinicians"
+                   + (f" ({speakers['posts_left_out']} left out)" if speakers["posts_left_out"] else ""))
     typer.echo(f"{summary['posts']} posts, {len(summary['products'])} products, ranked period "
                f"{summary['rank_period'] or 'none'}: {len(summary['top_gaps'])} gaps ranked -> {out / 'report.html'}")
     for gap in summary["top_gaps"][:5]:

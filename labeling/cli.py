@@ -25,6 +25,7 @@ def ingest_command(
     mapping: Annotated[Optional[str], typer.Option("--mapping", help="Column mapping: a YAML path or a built-in name (x_api_v2, listening_csv).")] = None,
     products: Annotated[Optional[Path], typer.Option("--products", help="Product dictionary YAML (default: the packaged one).")] = None,
     redaction: Annotated[Optional[str], typer.Option("--redaction", help="fast | ner (overrides params.yaml).")] = None,
+    suppress: Annotated[Optional[Path], typer.Option("--suppress", help="Suppression (opt-out) list, .txt or .csv: these authors' posts are dropped before anything is stored (overrides ingest.suppress_file).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object on the last line.")] = False,
     params_file: ParamsOption = None,
 ) -> None:
@@ -37,12 +38,15 @@ def ingest_command(
         settings = load_settings(params_file)
         if redaction:
             settings = settings.replace("ingest", redaction=redaction)
-        stats = ingest(inputs, out, settings.ingest, load_mapping(mapping), load_products(products))
+        if suppress is not None:
+            settings = settings.replace("ingest", suppress_file=str(suppress))
+        stats = ingest(inputs, out, settings.ingest, load_mapping(mapping), load_products(products),
+                       authors=settings.authors)
     summary = stats.to_dict()
     typer.echo(
         f"{summary['rows_read']} rows read: {summary['rows_written']} written, "
-        f"{summary['rows_quarantined']} quarantined, {summary['duplicates_dropped']} duplicates dropped "
-        f"({'counts reconcile' if stats.reconciled else 'COUNTS DO NOT RECONCILE'}) in {summary['seconds']:.1f}s"
+        f"{summary['rows_quarantined']} quarantined, {summary['duplicates_dropped']} duplicates dropped, "
+        f"{summary['suppressed']} suppressed ({'counts reconcile' if stats.reconciled else 'COUNTS DO NOT RECONCILE'}) in {summary['seconds']:.1f}s"
     )
     if summary["quarantine_reasons"]:
         typer.echo("quarantine reasons: " + ", ".join(f"{k}={v}" for k, v in summary["quarantine_reasons"].items()))

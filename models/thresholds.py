@@ -59,8 +59,12 @@ RECALL_MIN_POSITIVES = 100
 target gave test recall >= 0.945 in every split with ~430 validation positives, but down to 0.83 with ~20."""
 
 
-def f1_optimal_threshold(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Threshold maximizing F1 of the positive class, and that F1.
+def f1_optimal_threshold(scores: np.ndarray, y: np.ndarray, objective: str = "positive_f1") -> tuple[float, float]:
+    """Threshold maximizing F1 of the positive class (or the mean F1 of both classes), and that value.
+
+    `objective="macro_f1"` is for a binary task judged by macro-F1 over its two labels, as `occ train` and the
+    gate judge it: the positive-class optimum then flags too many posts whenever positives are common, since it
+    ignores what each false positive costs the negative label's F1.
 
     The cut is placed midway between the lowest score kept positive and the next lower score, rather than on
     a validation score itself, so that unseen posts scoring just below a validation positive are not decided
@@ -84,7 +88,16 @@ def f1_optimal_threshold(scores: np.ndarray, y: np.ndarray) -> tuple[float, floa
     k = np.arange(1, s.size + 1)
     # only cut where the score changes: posts with equal scores are decided together
     last_of_run = np.r_[s[1:] < s[:-1], True]
-    f1 = np.where(last_of_run, 2.0 * tp / (k + n_pos), -1.0)
+    if objective == "macro_f1":
+        fp, fn = k - tp, n_pos - tp
+        tn = s.size - k - fn
+        f1_neg = 2.0 * tn / np.maximum(2.0 * tn + fp + fn, 1e-12)
+        value = (2.0 * tp / (k + n_pos) + f1_neg) / 2.0
+    elif objective == "positive_f1":
+        value = 2.0 * tp / (k + n_pos)
+    else:
+        raise ValueError(f"objective must be 'positive_f1' or 'macro_f1', got {objective!r}")
+    f1 = np.where(last_of_run, value, -1.0)
     cuts = np.r_[(s[:-1] + s[1:]) / 2.0, s[-1]]  # keeping all posts positive: cut at the lowest score
     best = f1.max()
     candidates = np.flatnonzero(f1 >= best - 1e-12)
@@ -155,7 +168,8 @@ def guard_recall_threshold(scores: np.ndarray, y: np.ndarray, threshold: float, 
     return guard, reason
 
 
-def bagged_f1_threshold(scores: np.ndarray, y: np.ndarray, n_boot: int = 100, seed: int = 0) -> float:
+def bagged_f1_threshold(scores: np.ndarray, y: np.ndarray, n_boot: int = 100, seed: int = 0,
+                        objective: str = "positive_f1") -> float:
     """Median of the F1-optimal thresholds of `n_boot` bootstrap resamples of (scores, y).
 
     Why: the F1 curve is flat and ragged near its maximum, so the single optimum jumps with the sample; the
@@ -170,8 +184,8 @@ def bagged_f1_threshold(scores: np.ndarray, y: np.ndarray, n_boot: int = 100, se
     for _ in range(n_boot):
         i = rng.integers(0, scores.size, scores.size)
         if y[i].any():
-            cuts.append(f1_optimal_threshold(scores[i], y[i])[0])
-    return float(np.median(cuts)) if cuts else f1_optimal_threshold(scores, y)[0]
+            cuts.append(f1_optimal_threshold(scores[i], y[i], objective)[0])
+    return float(np.median(cuts)) if cuts else f1_optimal_threshold(scores, y, objective)[0]
 
 
 def prevalence_threshold(scores: np.ndarray, y: np.ndarray) -> float:
@@ -195,6 +209,7 @@ def tune_label(
     min_recall: float | None = None,
     anchor: str = "prevalence",
     name: str = "label",
+    objective: str = "positive_f1",
 ) -> float:
     """One label's threshold under `policy` (see the module docstring); `min_recall` overrides the F1 rule.
 
@@ -216,7 +231,7 @@ def tune_label(
     if policy.strategy == "fixed" or n_pos == 0:
         return ANCHOR
     if policy.strategy == "tuned":
-        return f1_optimal_threshold(scores, y)[0]
+        return f1_optimal_threshold(scores, y, objective)[0]
     if anchor not in ("prevalence", "half"):
         raise ValueError(f"anchor must be 'prevalence' or 'half', got {anchor!r}")
     start = prevalence_threshold(scores, y) if anchor == "prevalence" else ANCHOR
@@ -226,7 +241,7 @@ def tune_label(
         cut = start
     else:
         weight = n_pos / (n_pos + policy.shrink) if policy.shrink > 0 else 1.0
-        cut = start + (bagged_f1_threshold(scores, y, policy.n_boot) - start) * weight
+        cut = start + (bagged_f1_threshold(scores, y, policy.n_boot, objective=objective) - start) * weight
     return float(np.clip(cut, policy.clip[0], policy.clip[1]))
 
 
@@ -266,7 +281,7 @@ def tune_thresholds(
         keep = y_val != UNLABELED
         pos = spec.positive_index
         return [tune_label(proba_val[keep, pos], y_val[keep] == pos, policy, min_recall=min_recall, anchor=anchor,
-                           name=spec.name)]
+                           name=spec.name, objective=policy.binary_objective)]
     if min_recall is not None:
         raise ValueError(f"task {spec.name!r}: min_recall applies to binary tasks only, this one is {spec.kind!r}")
     if y_val.shape != proba_val.shape:

@@ -75,12 +75,13 @@ def module_imports(path: Path) -> set[str]:
 
 SUBPACKAGES = {
     # subpackage: project modules (prefixes) it may import besides itself
-    "labeling/ingest": ("common",),
+    "labeling/ingest": ("common", "labeling.authors.signals"),  # profile signals are derived per row at ingest
+    "labeling/authors": ("common",),
     "labeling/demo": ("common", "labeling.taxonomy"),
     "models/baseline": ("common", "models.tasks", "models.thresholds", "models.metrics"),
     "models/transformer": ("common", "models.tasks", "models.metrics"),
-    "inference/scoring": ("common", "labeling.ingest", "models"),
-    "inference/insights": ("common",),
+    "inference/scoring": ("common", "labeling.ingest", "labeling.authors", "models"),
+    "inference/insights": ("common", "labeling.authors"),
     "labeling/loop": ("common", "labeling.taxonomy", "labeling.annotations", "labeling.dataset"),
 }
 """Rooms inside a package keep to their job too: ingest knows nothing of labels, one model family nothing of the

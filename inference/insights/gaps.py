@@ -25,7 +25,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 import numpy as np
 import pandas as pd
@@ -50,7 +50,7 @@ so that a large steady need still outranks a tiny one that merely ticks up."""
 PERIOD_FREQ = {"month": "M", "quarter": "Q"}
 
 GAP_COLUMNS: tuple[str, ...] = (
-    "period", "product", "topic", "posts", "authors", "specialties", "follower_reach", "engagement", "reach",
+    "period", "product", "topic", "posts", "authors", "specialties", "specialty_mix", "follower_reach", "engagement", "reach",
     "dol_posts", "dol_share", "negative_share", "product_posts", "topic_share", "posts_prev", "baseline_periods",
     "baseline_posts", "baseline_product_posts", "growth_point", "growth", "growth_guarded",
     *(f"part_{p}" for p in PARTS), "score", "rank", "is_rank_period",
@@ -60,6 +60,20 @@ GAP_COLUMNS: tuple[str, ...] = (
 
 class ReportError(OccError, RuntimeError):
     """The report cannot be built from this input; the message names the problem and the fix."""
+
+
+class Suppression(Protocol):
+    """What the report needs of a suppression (opt-out) list: `labeling.ingest.suppression.SuppressionList`,
+    which the CLI loads. A protocol, because the report reads scored runs as files and imports nothing of ingest."""
+
+    @property
+    def names(self) -> frozenset[str]: ...  # suppressed handles and author ids, lower-cased, without "@"
+
+    def __bool__(self) -> bool: ...
+
+    def table_mask(self, table: pa.Table) -> Any: ...  # True for the rows of suppressed authors
+
+    def scrub_text(self, text: str) -> str: ...  # "@handle" of a suppressed account -> "@[suppressed]"
 
 
 # ---- reading ------------------------------------------------------------------------------------------------
@@ -182,6 +196,8 @@ class PostFrames:
     evidence_labels: list[str]
     notes: list[str] = field(default_factory=list)
     period_freq: str = "M"
+    suppressed: int = 0
+    """Posts left out at read time because their author is on the suppression list."""
 
 
 def _explode(column: pa.ChunkedArray | pa.Array, lower: bool = False, strip: str = "") -> pd.DataFrame:
@@ -328,15 +344,36 @@ def run_tasks_for(run: ScoredRun, config: ReportSettings) -> dict[str, Any]:
             "_all": run.taxonomy.get("tasks", [])}
 
 
-def load_posts(run: ScoredRun, config: ReportSettings) -> PostFrames:
-    """Read the needed columns of every part (no text, no score structs) into `PostFrames`."""
+def load_posts(run: ScoredRun, config: ReportSettings, suppression: Suppression | None = None) -> PostFrames:
+    """Read the needed columns of every part (no text, no score structs) into `PostFrames`.
+
+    With a suppression list, the rows of suppressed authors are dropped as they are read and suppressed accounts
+    are removed from the mentions: a run scored before someone opted out must not profile them either (their
+    posts leave the figures, gap counts and leader lists; replies to their posts no longer resolve to an author).
+    """
     columns = needed_columns(run, config)
+    extra = [c for c in ("author_handle", "person_id") if suppression and c in run.columns and c not in columns]
     if run.parts:
-        table = run.dataset().to_table(columns=columns)
+        table = run.dataset().to_table(columns=columns + extra)
     else:
         table = pa.table({"post_id": pa.array([], pa.string())})
-    logger.info("read %d scored posts (%d columns) from %s", table.num_rows, len(columns), run.directory)
+    dropped = 0
+    if suppression and table.num_rows:
+        mask = suppression.table_mask(table)
+        dropped = int(pc.sum(mask).as_py() or 0)
+        if dropped:
+            table = table.filter(pc.invert(mask))
+    table = table.drop_columns([c for c in extra if c in table.column_names])
+    logger.info("read %d scored posts (%d columns) from %s%s", table.num_rows, len(columns), run.directory,
+                f"; {dropped} posts of suppressed authors left out" if suppression else "")
     frames = frames_from_table(table, run_tasks_for(run, config), config)
+    if suppression and not frames.mentions.empty:
+        keys = frames.mentions["mention"].str.strip().str.lstrip("@").str.lower()
+        frames.mentions = frames.mentions[~keys.isin(suppression.names)].reset_index(drop=True)
+    frames.suppressed = dropped
+    if dropped:
+        frames.notes.append(f"{dropped} posts by authors on the suppression list were left out, and those authors "
+                            "were removed from mentions")
     if not run.parts or table.num_rows == 0:
         frames.notes.insert(0, "the scored directory holds no scored posts")
     return frames
@@ -497,7 +534,7 @@ def gap_table(frames: PostFrames, config: ReportSettings, products: Sequence[str
     follower_reach = per_author.groupby(level=keys, observed=True).sum(min_count=1).rename("follower_reach")
 
     grid = pd.MultiIndex.from_product([list(products), labels, periods], names=keys)
-    table = agg.join(follower_reach).reindex(grid)
+    table = agg.join(follower_reach).join(specialty_mix(triples, keys)).reindex(grid)
     for col in ("posts", "authors", "specialties", "engagement", "dol_posts", "neg", "neg_known"):
         table[col] = table[col].fillna(0).astype("int64")
     table["follower_reach"] = table["follower_reach"].astype("Float64").fillna(0).astype("float64")
@@ -547,9 +584,24 @@ def score_gaps(table: pd.DataFrame, config: ReportSettings, rank_period: pd.Peri
     return table[list(GAP_COLUMNS)]
 
 
+def specialty_mix(triples: pd.DataFrame, keys: list[str], top: int = 3) -> pd.Series:
+    """Per gap, the most frequent specialties of its distinct voices with their shares ("oncology 60%, pharmacy
+    25%, nursing 15%"): who is asking matters to medical affairs as much as how many."""
+    known = triples[triples["specialty"].notna() & triples["author_id"].notna()] \
+        .drop_duplicates(keys + ["author_id"])
+    if known.empty:
+        return pd.Series(dtype="str", name="specialty_mix")
+    counts = known.groupby(keys + ["specialty"], observed=True).size().rename("n").reset_index()
+    counts["share"] = counts["n"] / counts.groupby(keys, observed=True)["n"].transform("sum")
+    counts = counts.sort_values(keys + ["n", "specialty"], ascending=[True] * len(keys) + [False, True])
+    counts["cell"] = counts["specialty"].astype(str) + " " + (counts["share"] * 100).round().astype(int).astype(str) + "%"
+    mix = counts.groupby(keys, observed=True).head(top).groupby(keys, observed=True)["cell"].agg(", ".join)
+    return mix.rename("specialty_mix")
+
+
 def _empty_gaps() -> pd.DataFrame:
     ints = {"posts", "authors", "specialties", "engagement", "dol_posts", "product_posts", "rank", "baseline_periods"}
-    strings = {"period", "product", "topic"}
+    strings = {"period", "product", "topic", "specialty_mix"}
     frame = {}
     for col in GAP_COLUMNS:
         if col in strings:

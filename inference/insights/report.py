@@ -29,11 +29,13 @@ import pyarrow as pa
 
 from common.atomic import write_bytes_atomic, write_json_atomic, write_table_atomic
 from common.settings import ReportSettings, to_dict
+from common.spreadsheet import spreadsheet_safe
 from inference.insights.gaps import (
     PARTS,
     PostFrames,
     ReportError,
     ScoredRun,
+    Suppression,
     choose_rank_period,
     gap_candidates,
     gap_table,
@@ -52,7 +54,8 @@ from inference.insights.gaps import (
     top_hashtags,
 )
 from inference.insights.network import LeaderResult, analyze_leaders
-from common.spreadsheet import spreadsheet_safe
+from inference.insights.speakers import attach_authors, read_authors
+from inference.insights.voices import VoiceSettings, rising_voices
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +63,7 @@ REPORT_FILE = "report.html"
 GAPS_PARQUET = "gaps.parquet"
 GAPS_CSV = "gaps.csv"
 LEADERS_CSV = "leaders.csv"
+VOICES_CSV = "rising_voices.csv"
 SUMMARY_FILE = "report_summary.json"
 EXAMPLE_MAX_CHARS = 1200
 """Example posts are cut here in the HTML (the full redacted text stays in the scored data)."""
@@ -81,16 +85,20 @@ LABEL_COLORS = {"negative": "#c0392b", "neutral": "#95a5a6", "positive": "#27ae6
 # ---- orchestration -------------------------------------------------------------------------------------------
 
 def build_report(scored_dir: Path, out_dir: Path, config: ReportSettings, products: Sequence[str] | None = None,
-                 safety_task: str | None = "adverse_event") -> dict[str, Any]:
+                 safety_task: str | None = "adverse_event",
+                 suppression: Suppression | None = None, voices: str | None = None) -> dict[str, Any]:
     """Read a scored directory, aggregate, render and write every report file; returns the summary dict.
 
     Raises ReportError when the input is not a complete scoring run; anything the run's taxonomy or columns
     cannot support is left out and named in the summary's `notes` instead, so a report always comes out.
-    `safety_task` is used only for scoring runs older than the manifest's own record of it.
+    `safety_task` is used only for scoring runs older than the manifest's own record of it. `suppression` (the
+    opt-out list) leaves its authors out of everything the report reads, also from a run scored before they
+    opted out, and scrubs them from mentions and example texts; the summary counts what it left out.
     """
     started = time.monotonic()
     run = open_scored_run(scored_dir, safety_task)
-    frames = load_posts(run, config)
+    frames = load_posts(run, config, suppression)
+    speakers = attach_authors(frames, read_authors(run.directory), voices or config.voices)
     notes = list(frames.notes)
     chosen, product_notes = select_products(frames, products)
     notes += product_notes
@@ -115,14 +123,23 @@ def build_report(scored_dir: Path, out_dir: Path, config: ReportSettings, produc
         notes.append(f"{leaders.replies_unresolved} replies point to posts outside this scored data; "
                      "they add no edge to the interaction graph")
 
+    rising = rising_voices(frames.posts, frames.mentions, frames.products, frames.evidence, view_products,
+                           frames.evidence_labels, rank_period,
+                           VoiceSettings(top_n=config.leaders_per_scope, min_inbound=config.dol_min_inbound,
+                                         lookback=config.growth_baseline_periods, rise_ratio=config.rise_ratio))
+
     gaps = gap_table(frames, config, chosen, leaders.dols, rank_period)
     top = ranked_gaps(gaps, config.top_gaps)
     if frames.evidence is not None and not gaps.empty and top.empty:
         notes.append(f"no evidence-need posts in the ranked period {rank_period}: no gap to rank")
-    examples = _examples(run, frames, top, config, notes)
+    examples = _examples(run, frames, top, config, notes, suppression)
 
     context = _context(run, frames, config, chosen, view_products, rank_period, gaps, top, examples, overview,
                        leaders, notes)
+    context["speakers"] = speakers.to_dict()
+    context["rising"] = _records(rising[rising["scope"] == "all"].head(20))
+    context["rising_scoped"] = [{"scope": scope, "rows": _records(sub.head(5))}
+                                for scope, sub in rising[rising["scope"] != "all"].groupby("scope", sort=False)]
     html = render_html(context)
 
     out_dir = Path(out_dir)
@@ -130,9 +147,12 @@ def build_report(scored_dir: Path, out_dir: Path, config: ReportSettings, produc
     write_table_atomic(out_dir / GAPS_PARQUET, pa.Table.from_pandas(gaps, preserve_index=False))
     write_bytes_atomic(out_dir / GAPS_CSV, to_safe_csv(gaps).encode("utf-8"))
     write_bytes_atomic(out_dir / LEADERS_CSV, to_safe_csv(leaders.table).encode("utf-8"))
+    write_bytes_atomic(out_dir / VOICES_CSV, to_safe_csv(rising).encode("utf-8"))
     write_bytes_atomic(out_dir / REPORT_FILE, html.encode("utf-8"))
     summary = _summary(run, frames, config, chosen, rank_period, gaps, top, examples, leaders, notes,
                        time.monotonic() - started)
+    summary["speakers"] = speakers.to_dict()
+    summary["rising_voices"] = {str(k): int(v) for k, v in rising["status"].value_counts().sort_index().items()}
     write_json_atomic(out_dir / SUMMARY_FILE, summary)
     logger.info("report for %d posts written to %s in %.1fs (%d notes)", summary["posts"], out_dir,
                 summary["seconds"], len(notes))
@@ -140,7 +160,7 @@ def build_report(scored_dir: Path, out_dir: Path, config: ReportSettings, produc
 
 
 def _examples(run: ScoredRun, frames: PostFrames, top: pd.DataFrame, config: ReportSettings,
-              notes: list[str]) -> pd.DataFrame:
+              notes: list[str], suppression: Suppression | None = None) -> pd.DataFrame:
     """The example posts of each top gap, with text read for those posts only."""
     columns = ["product", "topic", "period", "post_id", "author_id", "confidence", "engagement", "text",
                "platform", "specialty"]
@@ -162,6 +182,8 @@ def _examples(run: ScoredRun, frames: PostFrames, top: pd.DataFrame, config: Rep
     chosen = pick_examples(candidates, config.examples_per_gap)
     texts = read_post_fields(run, chosen["post_id"], ["text"])
     text_by_id = dict(zip(texts["post_id"], texts["text"])) if "text" in texts else {}
+    if suppression:  # "@handle" of a suppressed account in another author's post
+        text_by_id = {k: suppression.scrub_text(v) if isinstance(v, str) else v for k, v in text_by_id.items()}
     chosen = chosen.merge(frames.posts[["row", "platform", "specialty"]], on="row", how="left")
     chosen["text"] = chosen["post_id"].map(lambda pid: _clip(text_by_id.get(pid)))
     return chosen[columns]
@@ -241,8 +263,10 @@ def _summary(run: ScoredRun, frames: PostFrames, config: ReportSettings, product
         "safety": _safety_status(run),
         "model": {k: model.get(k) for k in ("name", "version", "uri", "kind", "taxonomy_version", "run_id")},
         "scoring_counts": {k: counts.get(k) for k in ("rows_read", "rows_scored", "rows_quarantined",
-                                                      "duplicates_dropped", "reconciled", "adverse_events_flagged")},
-        "files": [REPORT_FILE, GAPS_PARQUET, GAPS_CSV, LEADERS_CSV, SUMMARY_FILE],
+                                                      "duplicates_dropped", "suppressed", "reconciled",
+                                                      "adverse_events_flagged")},
+        "suppressed_posts": frames.suppressed,
+        "files": [REPORT_FILE, GAPS_PARQUET, GAPS_CSV, LEADERS_CSV, VOICES_CSV, SUMMARY_FILE],
         "seconds": round(seconds, 2),
     }
 

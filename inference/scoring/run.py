@@ -6,6 +6,10 @@ matching), then scoring. Each chunk of input rows becomes `scores/part-NNNNNN.pa
 `--resume` replays the finished chunks through the row pipeline without scoring (rebuilding de-duplication
 state and counts exactly) and continues with the next chunk, so a resumed run's output equals an
 uninterrupted one. `_manifest.json` is written last and marks a complete run.
+
+The suppression list (`ingest.suppress_file`, `--suppress`) applies in the row pipeline, before anything is
+scored; the manifest counts its rows as `suppressed` (`rows_read == rows_scored + rows_quarantined +
+duplicates_dropped + suppressed`), and a run is resumed only with the list it started with.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from common.checksums import sha256_file
 from common.errors import OccError
 from common.progress import Progress
 from common.settings import ScoreSettings, Settings
+from inference.scoring.authors import author_pass
 from inference.scoring.outputs import scored_schema, scored_table, write_adverse_events
 from labeling.ingest.mapping import IDENTITY, ColumnMapping
 from labeling.ingest.pipeline import IngestStats, PostPipeline
@@ -32,6 +37,7 @@ from labeling.ingest.products import ProductDictionary, products_from_dict
 from labeling.ingest.readers import check_input, detect_format
 from labeling.ingest.run import batched, iter_raw_records
 from labeling.ingest.schema import QUARANTINE_SCHEMA
+from labeling.ingest.suppression import SuppressionList, load_suppression
 from models.artifact import ModelBundle
 from models.registry import PinnedModel, load_pinned, pin
 
@@ -128,14 +134,17 @@ def check_bundle(bundle: ModelBundle, config: ScoreSettings, pinned: PinnedModel
 
 def score(inputs: Sequence[Path], out_dir: Path, model_uri: str, settings: Settings = Settings(), *,
           mapping: ColumnMapping = IDENTITY, products: ProductDictionary | None = None, resume: bool = False,
-          progress: bool = True) -> dict[str, Any]:
+          progress: bool = True, suppression: SuppressionList | None = None) -> dict[str, Any]:
     """Score `inputs` into `out_dir` with the version `model_uri` resolves to now; returns the manifest.
 
-    Uses the `score`, `ingest` and `safety` sections of `settings`.
+    Uses the `score`, `ingest` and `safety` sections of `settings`; `suppression` defaults to the list
+    `settings.ingest.suppress_file` names.
     """
     inputs = [Path(p) for p in inputs]
     for path in inputs:
         check_input(path)
+    if suppression is None:
+        suppression = load_suppression(settings.ingest.suppress_file)
     out_dir = Path(out_dir)
     check_out_dir(out_dir, resume)
     pinned = pin(model_uri)
@@ -143,12 +152,13 @@ def score(inputs: Sequence[Path], out_dir: Path, model_uri: str, settings: Setti
     check_bundle(bundle, settings.score, pinned)
     out_dir.mkdir(parents=True, exist_ok=True)
     with OutputLock(out_dir):
-        return _score_locked(inputs, out_dir, pinned, bundle, settings, mapping, products, resume, progress)
+        return _score_locked(inputs, out_dir, pinned, bundle, settings, mapping, products, resume, progress,
+                             suppression)
 
 
 def _score_locked(inputs: list[Path], out_dir: Path, pinned: PinnedModel, bundle: ModelBundle, settings: Settings,
                   mapping: ColumnMapping, products: ProductDictionary | None, resume: bool,
-                  progress: bool) -> dict[str, Any]:
+                  progress: bool, suppression: SuppressionList) -> dict[str, Any]:
     config = settings.score
     state = _load_progress(out_dir)
     if (out_dir / MANIFEST_FILE).exists():
@@ -160,6 +170,10 @@ def _score_locked(inputs: list[Path], out_dir: Path, pinned: PinnedModel, bundle
         if state["inputs"] != checksums:
             raise ScoreError(f"the inputs differ from those of the unfinished run in {out_dir} (names or checksums); "
                              "resume with the same files, or choose a new --out")
+        if state.get("suppression") != suppression.digest():
+            raise ScoreError(f"the suppression list differs from the one the unfinished run in {out_dir} started with; "
+                             "resume with the same list (--suppress / ingest.suppress_file), or score into a new --out "
+                             "so that every chunk honors the new list")
         if state["model"]["uri"] != pinned.uri:
             logger.info("resuming with the run's own pinned model %s (not %s)", state["model"]["uri"], pinned.uri)
             pinned = PinnedModel(**state["model"])
@@ -171,7 +185,7 @@ def _score_locked(inputs: list[Path], out_dir: Path, pinned: PinnedModel, bundle
     remove_stale_temporaries(out_dir / QUARANTINE_PARTS_DIR)
 
     dictionary = products or (products_from_dict(bundle.products) if bundle.products else None)
-    pipeline = PostPipeline(settings.ingest, mapping, dictionary)
+    pipeline = PostPipeline(settings.ingest, mapping, dictionary, suppression=suppression, authors=settings.authors)
     specs = bundle.specs
     schema = scored_schema(specs)
     done_chunks = int(state["chunks_done"]) if state else 0
@@ -211,7 +225,8 @@ def _score_locked(inputs: list[Path], out_dir: Path, pinned: PinnedModel, bundle
                 part.write_rows(rejected)
             scored_rows += len(clean)
             write_json_atomic(out_dir / PROGRESS_FILE, {"chunks_done": index + 1, "inputs": checksums,
-                                                        "model": pinned.to_dict(), "chunk_rows": config.chunk_rows})
+                                                        "model": pinned.to_dict(), "chunk_rows": config.chunk_rows,
+                                                        "suppression": suppression.digest()})
             timings["write_s"] += time.monotonic() - t2
             bar.update(len(raw_chunk))
     return _finish(out_dir, inputs, checksums, pinned, bundle, settings, pipeline, timings, started, scored_rows)
@@ -245,6 +260,7 @@ def finish_run(out_dir: Path, inputs: Sequence[Path], checksums: dict[str, str],
     safety = next((s for s in bundle.specs if s.name == settings.safety.task and s.kind == "binary"), None)
     if safety is not None:
         ae_count = write_adverse_events(parts, out_dir / AE_FILE, safety)
+    authors = author_pass(parts, out_dir, settings.authors)  # who is speaking: decided per author, over the whole run
     seconds = time.monotonic() - started
     manifest = {
         "complete": True,
@@ -255,10 +271,12 @@ def finish_run(out_dir: Path, inputs: Sequence[Path], checksums: dict[str, str],
         "safety": {"task": safety.name if safety is not None else None,
                    "operating_point": bundle.info.get("safety")},
         "counts": {"rows_read": stats.rows_read, "rows_scored": written, "rows_quarantined": stats.rows_quarantined,
-                   "duplicates_dropped": stats.duplicates_dropped,
-                   "reconciled": stats.rows_read == written + stats.rows_quarantined + stats.duplicates_dropped,
+                   "duplicates_dropped": stats.duplicates_dropped, "suppressed": stats.suppressed,
+                   "reconciled": stats.rows_read == (written + stats.rows_quarantined + stats.duplicates_dropped
+                                                     + stats.suppressed),
                    "quarantine_reasons": dict(stats.quarantine_reasons), "redactions": dict(stats.redactions),
                    "adverse_events_flagged": ae_count},
+        "authors": authors,
         "parts": [p.name for p in parts],
         "timings": {**{k: round(v, 3) for k, v in timings.items()}, "seconds": round(seconds, 3),
                     "rows_scored_this_session": scored_this_session,
@@ -268,7 +286,8 @@ def finish_run(out_dir: Path, inputs: Sequence[Path], checksums: dict[str, str],
     }
     write_json_atomic(out_dir / MANIFEST_FILE, manifest)
     (out_dir / PROGRESS_FILE).unlink(missing_ok=True)
-    logger.info("scored %d posts with %s: %d read = %d scored + %d quarantined + %d duplicates (%s)",
+    logger.info("scored %d posts with %s: %d read = %d scored + %d quarantined + %d duplicates + %d suppressed (%s)",
                 written, pinned.uri, stats.rows_read, written, stats.rows_quarantined, stats.duplicates_dropped,
+                stats.suppressed,
                 "reconciled" if manifest["counts"]["reconciled"] else "NOT RECONCILED")
     return manifest

@@ -5,9 +5,11 @@ Output contract: identical to the local engine (`inference.scoring.run`): `score
 `"engine": "spark"`), with the same rows, predictions and counts for the same inputs and model version.
 
 How the local semantics survive distribution:
-- Row logic: executors run `labeling.ingest.PostPipeline` (contract, quarantine, redaction, products) on every
-  row, built once per partition. Its de-duplication state is reset after every row, because "first occurrence
-  wins" needs the global input order, which no single partition sees.
+- Row logic: executors run `labeling.ingest.PostPipeline` (suppression list, contract, quarantine, redaction,
+  products) on every row, built once per partition; a suppressed author's row leaves the executor as a bare
+  `suppressed` status (its position only), so nothing of it reaches the driver or the outputs. The pipeline's
+  de-duplication state is reset after every row, because "first occurrence wins" needs the global input order,
+  which no single partition sees.
 - Input order: every row carries (file index, line). Plain JSONL goes through Spark's text reader (splittable);
   line numbers come from each split's block start: executors number lines within a split and report the
   split's line count, and the driver turns the counts into per-split offsets. gzipped JSONL and CSV (not
@@ -47,7 +49,9 @@ from labeling.ingest.mapping import IDENTITY, ColumnMapping
 from labeling.ingest.products import ProductDictionary, products_from_dict
 from labeling.ingest.readers import RawRecord, check_input, detect_format, parse_json_line, read_parquet, read_records
 from labeling.ingest.redaction import Redactor
+from labeling.authors.signals import name_key_secret
 from labeling.ingest.schema import INGESTED_SCHEMA, QUARANTINE_SCHEMA, coerce_post
+from labeling.ingest.suppression import SuppressionList, load_suppression
 from inference.scoring.outputs import scored_schema
 from models.tasks import TaskSpec
 
@@ -94,6 +98,8 @@ class RowLogic:
     products: ProductDictionary | None
     sources: tuple[str, ...]  # file index -> the path string the local engine records as source_file
     paths: tuple[str, ...]  # file index -> absolute path, what executors open (their working folder may differ)
+    suppression: SuppressionList | None = None  # the opt-out list, pickled to executors (its repr shows counts only)
+    name_secret: str | None = None  # the display-name hash key, read on the driver (executors' environments differ)
 
     @property
     def raw_chars(self) -> int:
@@ -111,7 +117,8 @@ class _Emitter:
 
     def __init__(self, logic: RowLogic) -> None:
         self.pipeline = PostPipeline(logic.config, logic.mapping, logic.products,
-                                     redactor=shared_redactor(logic.config.redaction))
+                                     redactor=shared_redactor(logic.config.redaction), suppression=logic.suppression,
+                                     name_secret=logic.name_secret)
         self.rows: list[dict[str, Any]] = []
 
     def judge(self, raw: RawRecord) -> tuple[dict[str, Any] | None, dict[str, Any] | None, dict[str, int]]:
@@ -125,6 +132,7 @@ class _Emitter:
         return row, bad, dict(pipeline.stats.redactions)
 
     def add(self, raw: RawRecord, file_index: int, block: int) -> dict[str, Any]:
+        suppressed_before = self.pipeline.stats.suppressed
         row, bad, redactions = self.judge(raw)
         base = {"file_index": file_index, "block": block, "rel_line": raw.line}
         if row is not None:
@@ -137,6 +145,8 @@ class _Emitter:
         elif bad is not None:
             out = {**base, "status": "quarantine", "reason": bad["reason"], "detail": bad["detail"],
                    "raw": bad["raw"], "post_id": bad["post_id"], "source_file": bad["source_file"]}
+        elif self.pipeline.stats.suppressed > suppressed_before:
+            out = {**base, "status": "suppressed"}  # counted, nothing else kept
         else:  # pragma: no cover - impossible while the seen-sets are cleared after every row
             raise RuntimeError("PostPipeline dropped a row as a duplicate inside one partition")
         self.rows.append(out)
@@ -375,6 +385,7 @@ class _Summary:
     clean: int
     quarantined: int
     reasons: Counter
+    suppressed: int = 0
 
 
 def _summarize(processed: DataFrame, inputs: Sequence[Path], plan: _Plan) -> _Summary:
@@ -410,6 +421,8 @@ def _summarize(processed: DataFrame, inputs: Sequence[Path], plan: _Plan) -> _Su
         elif r["status"] == "quarantine":
             result.quarantined += r["n"]
             result.reasons[r["reason"]] += r["n"]
+        elif r["status"] == "suppressed":
+            result.suppressed += r["n"]
     return result
 
 
@@ -432,11 +445,11 @@ def _scored_columns(specs: Sequence[TaskSpec], pinned: PinnedModel) -> list[Any]
 
 def score_spark(inputs: Sequence[Path], out_dir: Path, model_uri: str, settings: Settings | None = None, *,
                 mapping: ColumnMapping = IDENTITY, products: ProductDictionary | None = None,
-                master: str = "local[*]") -> dict[str, Any]:
+                master: str = "local[*]", suppression: SuppressionList | None = None) -> dict[str, Any]:
     """Score `inputs` into `out_dir` on Spark with the version `model_uri` resolves to now; returns the manifest.
 
     Same checks, refusals and outputs as `inference.scoring.run.score`; not resumable (a stopped run's folder is
-    refused: rerun into a new --out).
+    refused: rerun into a new --out). `suppression` defaults to the list `settings.ingest.suppress_file` names.
     """
     from common.settings import Settings
     from inference.scoring.run import LOCK_FILE, OutputLock, ScoreError, check_bundle, check_out_dir
@@ -446,6 +459,8 @@ def score_spark(inputs: Sequence[Path], out_dir: Path, model_uri: str, settings:
     inputs = [Path(p) for p in inputs]
     for path in inputs:
         check_input(path)
+    if suppression is None:
+        suppression = load_suppression(settings.ingest.suppress_file)
     out_dir = Path(out_dir)
     check_out_dir(out_dir, resume=False)
     try:
@@ -464,7 +479,8 @@ def score_spark(inputs: Sequence[Path], out_dir: Path, model_uri: str, settings:
                              "--resume)")
         dictionary = products or (products_from_dict(bundle.products) if bundle.products else None)
         logic = RowLogic(settings.ingest, mapping, dictionary, tuple(str(p) for p in inputs),
-                         tuple(str(p.resolve()) for p in inputs))
+                         tuple(str(p.resolve()) for p in inputs), suppression if suppression else None,
+                         name_key_secret(settings.authors))
         return _run(inputs, out_dir, pinned, bundle, settings, logic, master)
 
 
@@ -496,8 +512,9 @@ def _run(inputs: list[Path], out_dir: Path, pinned: PinnedModel, bundle: ModelBu
                 .withColumn("line", line)
                 .withColumn("detail", F.when(at_last_line, F.col("alt_detail")).otherwise(F.col("detail")))
                 .withColumn("raw", F.when(at_last_line, F.col("alt_raw")).otherwise(F.col("raw"))))
-        logger.info("read and validated %d rows (%d clean, %d quarantined) in %.1fs", summary.clean + summary.quarantined,
-                    summary.clean, summary.quarantined, time.monotonic() - t0)
+        logger.info("read and validated %d rows (%d clean, %d quarantined, %d suppressed) in %.1fs",
+                    summary.clean + summary.quarantined + summary.suppressed, summary.clean, summary.quarantined,
+                    summary.suppressed, time.monotonic() - t0)
         timings["read_validate_s"] = time.monotonic() - t0
 
         t1 = time.monotonic()
@@ -530,8 +547,9 @@ def _run(inputs: list[Path], out_dir: Path, pinned: PinnedModel, bundle: ModelBu
             processed.unpersist()
         if owned:
             spark.stop()
-    stats = IngestStats(rows_read=summary.clean + summary.quarantined, rows_written=written,
+    stats = IngestStats(rows_read=summary.clean + summary.quarantined + summary.suppressed, rows_written=written,
                         rows_quarantined=summary.quarantined, duplicates_dropped=summary.clean - written,
+                        suppressed=summary.suppressed,
                         quarantine_reasons=summary.reasons, redactions=redactions, inputs=[str(p) for p in inputs])
     logger.info("spark (%s): %d rows in %d input(s), %d scored into %d part(s)", master, stats.rows_read,
                 len(inputs), written, len(results))

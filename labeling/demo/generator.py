@@ -1,4 +1,5 @@
-"""Synthetic demo corpus: clinicians' posts about the fictional products, with annotations and ground truth.
+"""Synthetic demo corpus: what clinicians (and everyone else on open channels) post about the fictional
+products, with annotations and ground truth.
 
 Why it exists: the whole product (ingest, dataset, training, scoring, evidence gaps, review) must run end to
 end offline, on data whose answers are known. The corpus is built to be *realistic enough to exercise every
@@ -7,9 +8,14 @@ stage*, not to prove that a recipe works on real language (docs/DESIGN.md, "Data
 - several platforms with their own length and style (X short with hashtags and mentions, LinkedIn polished
   with hashtag blocks, Doximity / Sermo long and candid, Figure 1 case-based, Medscape consult questions,
   Reddit informal);
-- a few hundred authors (scaled with the number of posts) with specialties, heavy-tailed follower counts,
-  per-author style and stance, and a handful of opinion leaders who attract replies and mentions
+- a few hundred clinician authors (scaled with the number of posts) with specialties, heavy-tailed follower
+  counts, per-author style and stance, and a handful of opinion leaders who attract replies and mentions
   (preferential attachment), so that DOL ranking has something to find;
+- the mix of voices a real dump has (see "Voices" below): on x, linkedin and reddit about a third of the posts
+  come from patients and caregivers, brand and agency accounts, journals / news / societies and bots, writing
+  the adverse events and evidence-need-like questions that an author-type filter must keep out of clinicians'
+  evidence gaps; every post carries the author's profile (handle, display name, bio, profile URL) as its
+  platform shows it, and some clinicians post from a second account on another platform;
 - timestamps over twelve months (2025-11-01 .. 2026-10-31) with weekly and daily rhythms, conference spikes,
   and 3-4 *planted* evidence gaps whose share of a product's posts rises strongly over the last months
   (plus a transient spike that is not a trend), recorded in ``ground_truth.json``;
@@ -24,7 +30,12 @@ stage*, not to prove that a recipe works on real language (docs/DESIGN.md, "Data
 
 Files written into ``out_dir``:
 
-- ``posts.jsonl``: one post per line, fields of the data contract (labeling/schema.py), in time order.
+- ``posts.jsonl``: one post per line, fields of the data contract (labeling/ingest/schema.py), in time order,
+  plus the optional profile strings ``author_handle``, ``author_display_name``, ``author_bio``, ``author_url``
+  (null where the platform does not show one: Sermo shows nothing, Medscape a name, Figure 1 a username and a
+  name, and only x, linkedin, reddit and doximity have public profile URLs). ``author_specialty`` is filled only
+  on the verified platforms, which supply it (``SPECIALTY_FIELD_PLATFORMS``); on x, linkedin and reddit, and for
+  non-clinicians, it is empty, so who is speaking must be read off the profile and the posts.
 - ``products.yaml``: a byte copy of the packaged product dictionary (labeling/ingest/products.yaml).
 - ``annotations.csv``: ``post_id,task,label,annotator``. Every labeled post is annotated for every task by
   1 annotator, about a quarter of them by 2 or 3 (``ann_a``, ``ann_b``, ``ann_c``, each with its own error
@@ -36,10 +47,51 @@ Files written into ``out_dir``:
 - ``true_labels.csv``: the labels the generator wrote every post from (``post_id, products, <one column per
   task>``, multi-label cells joined by ``|``, empty = none; ``duplicate_of``). Real data never has this; it is
   here so that evaluation and insight tests can compare against the truth rather than against noisy gold.
-- ``authors.csv``: ``author_id, specialty, followers, is_opinion_leader, primary_platform``.
+- ``authors.csv``: one row per account: ``author_id, specialty, followers, is_opinion_leader, primary_platform,
+  author_type, person_id, platforms``. ``author_type`` is one of physician, other_clinician (nurses,
+  pharmacists, physician assistants / nurse practitioners), patient_caregiver, industry, media_org, unknown
+  (bots); ``specialty`` is empty for non-clinicians; ``person_id`` is the same for a clinician's two accounts
+  (the main account's id); ``platforms`` lists, ``|``-joined, where the account posted. Every clinician's main
+  account is listed (as before, even one that never posted); other accounts are listed once they posted.
 - ``ground_truth.json``: the planted gaps (product, evidence_need, when and how much they rise, monthly true
-  counts), the decoy spike, the generation parameters (base rates, noise rates), counts, and ``pii_seeds``
-  (plus ``pii_records`` with the post and kind of every injected identifier).
+  counts over all posts and over clinicians' posts alone), the decoy spike, the generation parameters (base
+  rates, noise rates, voice shares), counts, ``pii_seeds`` (plus ``pii_records`` with the post and kind of
+  every injected identifier), and ``voices``: accounts and posts by author type and platform, the measured
+  share of each type on the open platforms, the cross-platform persons with their account ids and link kind,
+  and the planted display-name collisions.
+
+Voices (why: a real dump from open channels is not all clinicians, and every downstream number that should be
+about clinicians, from evidence gaps to opinion leaders, is wrong unless authors are told apart):
+
+- clinicians: every account has a fake name from a small bank (``voices.txt``) written the way clinicians
+  write it ("Dr. Maya Okafor", "Maya Okafor, MD, FACC", "Tom Reyes PharmD", "Ana Lima RN, BSN", "Sam Park,
+  PA-C", or no credential at all), a handle, and for most a bio naming the specialty in varied words. Nursing
+  and pharmacy authors, and about a fifth of primary-care authors (PAs / NPs), are ``other_clinician``.
+- non-clinicians post on x, linkedin and reddit only (the verified platforms carry clinicians only):
+  patients and caregivers (first-person experience, cost, "is it safe while breastfeeding?"), industry
+  (brand, company and agency accounts: "See full Prescribing Information", #sponsored, a company named "Dr.
+  ..."), media / journals / societies (headlines with links, editorials that name missing evidence) and bots
+  (near-duplicate link spam). Profiles carry false friends: a patient in "Baltimore, MD", a brand account
+  "for US healthcare professionals only". Target shares per platform are ``VOICE_SHARE`` (on the three open
+  platforms together: clinicians ~67%, patients ~15%, industry ~7%, media ~7%, bots ~4% of posts).
+- ~15% of clinicians also post from a second account (its own author_id, same ``person_id``) on another
+  platform with public profiles; the pair can be linked by the same handle, by a bio that points at the other
+  profile ("also on X: @handle" or the URL), by the same display name with the same credentials and
+  specialty, or not at all (hard negatives); a few DIFFERENT physicians share a common display name but not a
+  specialty (they must not be linked).
+- author ids are opaque: new accounts continue the ``hcpNNNNN`` numbering in shuffled order, whatever their
+  type (the historical prefix says nothing; ids above the clinician count are newer accounts, not a type).
+- non-clinician posts are annotated like clinicians' posts (same annotators, same error model), and
+  ``true_labels.csv`` holds their true labels, read off their sentences as for clinicians: a patient's own
+  adverse event is an adverse event, a patient's or a journal's "nobody knows if it is safe in pregnancy"
+  reads as an evidence need. Whether such posts count toward clinicians' evidence gaps is the filter's job.
+
+Stability (why: ``data/frozen_test_ids.txt`` and the tracked metrics refer to post ids of this corpus): a
+voice post takes the *place* of a clinician post on an open platform that nobody replied to or reposted (same
+post id, time and platform), so ``posts`` stays the total and the clinician stream is generated exactly as
+before: every clinician post that stays keeps its id, text and annotations, and the labeled set is the same (a
+voice post in a labeled slot is labeled by that slot's annotators). What changes for clinicians: their posts on
+a second account's platform carry that account's id, and replies to such posts on x / linkedin mention it.
 
 How labels are made (and why a baseline cannot reach 1.0): a post is planned (product, needs, aspects, AE,
 each at rates that depend on product, specialty, platform and date), then written from sentence templates;
@@ -51,17 +103,21 @@ labels then carry annotator error (per-annotator rates, mostly neutral-vs-polar 
 "any number" tasks) and a little shared noise, as real guidelines do.
 
 Determinism: the same ``seed`` gives byte-identical files (Python's ``random.Random`` seeded from a string,
-no dict/set iteration order or clock in the output). The post stream and the annotation stream use separate
-generators, so changing ``labeled_fraction`` changes annotations only, never the posts.
+no dict/set iteration order or clock in the output). The post stream, the annotation stream, the profiles and
+the voice posts (and their annotations) use separate generators, so changing ``labeled_fraction`` changes
+annotations only, never the posts, and the voices never move a clinician post.
 
 Scale: posts are produced day by day and streamed to disk; only the last few days of posts are held (they
-can still receive replies, whose count must land in the parent's ``replies`` field), so memory stays near
-100 MB for 10^6 posts; what grows is the list of injected identifiers (about 2% of posts).
+can still receive replies, whose count must land in the parent's ``replies`` field, and a voice may take the
+place of one only once no reply can come), so memory stays near 100 MB for 10^6 posts; what grows is the list
+of injected identifiers (about 2% of posts) and, per non-clinician account, a set of 8-byte text
+fingerprints (no account repeats a text verbatim, which ingest would drop as a duplicate).
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import math
 import random
@@ -73,7 +129,7 @@ from datetime import date, datetime, timedelta, timezone
 from importlib import resources
 from itertools import accumulate
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import yaml
 
@@ -81,7 +137,7 @@ from common.errors import OccError
 
 from labeling.taxonomy import Taxonomy, load_taxonomy
 
-__all__ = ["DemoSummary", "DemoDataError", "generate_demo", "REQUIRED_LABELS", "PLANTED_GAPS"]
+__all__ = ["DemoSummary", "DemoDataError", "generate_demo", "REQUIRED_LABELS", "PLANTED_GAPS", "AUTHOR_TYPES", "LINK_KINDS"]
 
 
 class DemoDataError(OccError, ValueError):
@@ -97,6 +153,8 @@ class DemoSummary:
     annotations: int
     authors: int
     files: dict[str, str] = field(default_factory=dict)
+    posts_by_type: dict[str, int] = field(default_factory=dict)
+    """Posts per author type (physician, other_clinician, patient_caregiver, industry, media_org, unknown)."""
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -144,6 +202,8 @@ OFF_TOPIC_RATE = 0.15
 REPLY_WINDOW_S = 3 * 86400
 
 PLATFORMS = ("x", "linkedin", "doximity", "sermo", "figure1", "medscape", "reddit")
+SPECIALTY_FIELD_PLATFORMS = ("doximity", "sermo", "figure1", "medscape")
+"""Platforms whose exports carry the member's specialty (`author_specialty`); on open channels it is empty."""
 PLATFORM_SHARE = (0.30, 0.12, 0.14, 0.13, 0.08, 0.08, 0.15)
 # content units (labels) a post on the platform can carry; filler sentences; reply probability
 PLATFORM_UNITS = {"x": 2, "linkedin": 3, "doximity": 4, "sermo": 5, "figure1": 3, "medscape": 4, "reddit": 4}
@@ -283,7 +343,7 @@ PRODUCT_PROFILES: dict[str, dict[str, Any]] = {
 BANKS_FILE = "text_banks.txt"
 
 
-def read_text_banks(text: str) -> dict[str, list[str]]:
+def read_text_banks(text: str, source: str = "text_banks.txt") -> dict[str, list[str]]:
     """Bank name -> its template lines, in file order (comments and blank lines dropped)."""
     banks: dict[str, list[str]] = {}
     current: list[str] | None = None
@@ -294,7 +354,7 @@ def read_text_banks(text: str) -> dict[str, list[str]]:
         if stripped.startswith("[") and stripped.endswith("]"):
             current = banks.setdefault(stripped[1:-1], [])
         elif current is None:
-            raise DemoDataError(f"{BANKS_FILE} line {number}: a template before the first [bank] header")
+            raise DemoDataError(f"{source} line {number}: a template before the first [bank] header")
         else:
             current.append(stripped)
     return banks
@@ -497,6 +557,27 @@ class _Weighted:
         return self.items[min(bisect_right(self.cum, rng.random() * self.total), len(self.items) - 1)]
 
 
+def _typos(rng: random.Random, text: str) -> str:
+    """One or two typing slips (swap, drop, double, wrong vowel) in longer lower-case words."""
+    words = text.split(" ")
+    candidates = [i for i, w in enumerate(words) if len(w) >= 5 and w.isalpha() and w.islower()]
+    for _ in range(min(len(candidates), 1 if rng.random() < 0.8 else 2)):
+        i = _pick(rng, candidates)
+        w = words[i]
+        j = rng.randint(1, len(w) - 2)
+        op = rng.random()
+        if op < 0.35:
+            w = w[:j] + w[j + 1] + w[j] + w[j + 2:]
+        elif op < 0.65:
+            w = w[:j] + w[j + 1:]
+        elif op < 0.85:
+            w = w[:j] + w[j] + w[j:]
+        else:
+            w = w[:j] + _pick(rng, "aeiourstnl") + w[j + 1:]
+        words[i] = w
+    return " ".join(words)
+
+
 def _iso(day: int, seconds: int) -> str:
     """ISO-8601 UTC for `seconds` into day `day` of the period (cheap: no datetime object per post)."""
     h, rest = divmod(seconds, 3600)
@@ -504,6 +585,7 @@ def _iso(day: int, seconds: int) -> str:
 
 
 _DAY_STRINGS = [(START_DAY + timedelta(days=d)).isoformat() for d in range(N_DAYS)]
+_MONTH_OF_DAY = [(d.year - START_DAY.year) * 12 + d.month - START_DAY.month for d in (START_DAY + timedelta(days=i) for i in range(N_DAYS))]
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -582,6 +664,22 @@ class _Truth:
     duplicate_of: str = ""
 
 
+class _Tally:
+    """Monthly on-topic posts per product and per planted (product, need): what the ground truth reports."""
+
+    def __init__(self) -> None:
+        self.gap_counts: dict[tuple[str, str], list[int]] = {(g["product"], g["evidence_need"]): [0] * 12 for g in PLANTED_GAPS}
+        self.product_counts: dict[str, list[int]] = {p: [0] * 12 for p in PRODUCT_ORDER}
+
+    def tally(self, truth: _Truth, month: int, sign: int = 1) -> None:
+        """Count a unique on-topic post toward its product's monthly totals and planted-gap counts."""
+        if truth.products and not truth.duplicate_of:
+            self.product_counts[truth.products[0]][month] += sign
+            for need in truth.needs:
+                if (truth.products[0], need) in self.gap_counts:
+                    self.gap_counts[(truth.products[0], need)][month] += sign
+
+
 class _Slots(dict):
     """Template slots drawn lazily on first use, so a post only pays for the slots its sentences use."""
 
@@ -611,6 +709,11 @@ class _Corpus:
         self.index_of = {a.author_id: i for i, a in enumerate(self.authors)}
         self.activity = [rng_w * (4.0 if a.is_leader else 1.0) for a, rng_w in zip(self.authors, (self.rng.lognormvariate(0, 1.1) for _ in self.authors))]
         self.recent: dict[str, deque] = {p: deque() for p in PLATFORMS}
+        # Set by `_Voices` before the stream starts (none of it draws from `self.rng`): every account's profile,
+        # and the clinicians who keep a second account on one platform (person id -> that account).
+        self.profiles: dict[str, _Account] = {}
+        self.second: dict[str, _Account] = {}
+        self.referenced: set[str] = set()  # pending posts that got a reply or a repost (never replaced by a voice)
         self.pii_records: list[dict[str, str]] = []
         self.post_counter = 0
         self.n_replies = self.n_mentions = self.n_reposts = self.n_pii = 0
@@ -628,6 +731,9 @@ class _Corpus:
             for d in range((first - START_DAY).days, (last - START_DAY).days + 1):
                 if 0 <= d < N_DAYS:
                     self.conf_days.setdefault(d, []).append((tag, specs))
+
+    def tally(self, truth: _Truth, month: int, sign: int = 1) -> None:
+        _Tally.tally(self, truth, month, sign)  # type: ignore[arg-type]
 
     # ---- time ------------------------------------------------------------------------------------------
     def day_counts(self) -> list[int]:
@@ -965,24 +1071,7 @@ class _Corpus:
         return body
 
     def _typos(self, text: str) -> str:
-        rng = self.rng
-        words = text.split(" ")
-        candidates = [i for i, w in enumerate(words) if len(w) >= 5 and w.isalpha() and w.islower()]
-        for _ in range(min(len(candidates), 1 if rng.random() < 0.8 else 2)):
-            i = _pick(rng, candidates)
-            w = words[i]
-            j = rng.randint(1, len(w) - 2)
-            op = rng.random()
-            if op < 0.35:
-                w = w[:j] + w[j + 1] + w[j] + w[j + 2:]
-            elif op < 0.65:
-                w = w[:j] + w[j + 1:]
-            elif op < 0.85:
-                w = w[:j] + w[j] + w[j:]
-            else:
-                w = w[:j] + _pick(rng, "aeiourstnl") + w[j + 1:]
-            words[i] = w
-        return " ".join(words)
+        return _typos(self.rng, text)
 
     def _hashtags(self, platform: str, author: _Author, product: str | None, day: int, truth: _Truth) -> list[str]:
         rng = self.rng
@@ -1092,22 +1181,29 @@ class _Corpus:
         record = dict(src)
         record.update(post_id=self.next_id(), created_at=_iso(day, offset), likes=likes, shares=shares, replies=extra)
         self.n_reposts += 1
-        return {"ts": now, "record": record, "truth": _Truth(t.products, t.sentiment, t.aspects, t.needs, t.ae, duplicate_of=src["post_id"])}
+        self.referenced.add(src["post_id"])
+        return {"ts": now, "record": record, "truth": _Truth(t.products, t.sentiment, t.aspects, t.needs, t.ae, duplicate_of=src["post_id"]),
+                "day": day, "parent": None, "pii": False}
 
     def new_post(self, author: _Author, day: int, offset: int, now: int) -> dict[str, Any]:
         """One original post or reply: text and truth, then graph edges, fake personal data, hashtags, engagement."""
         rng = self.rng
         post_id = self.next_id()
         platform = author.platforms.draw(rng)
+        # a clinician with a second account posts there on that account's platform (no draw: stream unchanged)
+        second = self.second.get(author.author_id)
+        account = second if second is not None and second.primary_platform == platform else self.profiles[author.author_id]
         parent = self.pick_parent(platform, author, now) if rng.random() < PLATFORM_REPLY[platform] else None
         text, truth, hashtags = self.compose(author, platform, day, parent)
         mentions: list[str] = []
+        has_pii = False
         if parent is not None:
             parent["record"]["replies"] += 1  # the parent is still pending, so its count lands in the file
             self.received.append(self.index_of[parent["author_id"]])
+            self.referenced.add(parent["record"]["post_id"])
             if platform in ("x", "linkedin"):
-                mentions.append(parent["author_id"])
-                text = f"@{parent['author_id']} {text}"
+                mentions.append(parent["account_id"])
+                text = f"@{parent['account_id']} {text}"
             self.n_replies += 1
         if platform in ("x", "linkedin", "doximity", "reddit") and rng.random() < (0.14 if platform == "x" else 0.06):
             extra = [m for m in self.pick_mentions(author, 1 if rng.random() < 0.75 else 2) if m not in mentions]
@@ -1120,6 +1216,7 @@ class _Corpus:
             sentence = self.pii_sentence(post_id)
             text = (sentence + " " + text) if rng.random() < 0.5 else (text + " " + sentence)
             self.n_pii += 1
+            has_pii = True
         inline = set(_HASHTAG_RE.findall(text))
         missing = [t for t in hashtags if t not in inline]
         if missing:
@@ -1129,9 +1226,11 @@ class _Corpus:
             "post_id": post_id,
             "text": text,
             "platform": platform,
-            "author_id": author.author_id,
-            "author_specialty": author.specialty,
-            "author_followers": author.followers,
+            "author_id": account.author_id,
+            # only the verified platforms supply a specialty field; elsewhere it must be read off the profile
+            "author_specialty": author.specialty if platform in SPECIALTY_FIELD_PLATFORMS else "",
+            "author_followers": account.followers,
+            **profile_fields(account, platform),
             "created_at": _iso(day, offset),
             "hashtags": list(dict.fromkeys(_HASHTAG_RE.findall(text))),
             "in_reply_to": parent["record"]["post_id"] if parent is not None else None,
@@ -1141,10 +1240,797 @@ class _Corpus:
             "replies": extra_replies,
         }
         self.recent[platform].append(
-            {"ts": now, "record": record, "author_id": author.author_id, "leader": author.is_leader,
-             "followers": author.followers, "product": truth.products[0] if truth.products else None}
+            {"ts": now, "record": record, "author_id": author.author_id, "account_id": account.author_id,
+             "leader": author.is_leader, "followers": author.followers, "product": truth.products[0] if truth.products else None}
         )
-        return {"ts": now, "record": record, "truth": truth}
+        parent_ref = None if parent is None else (parent["record"]["post_id"], parent["account_id"], parent["product"])
+        return {"ts": now, "record": record, "truth": truth, "day": day, "parent": parent_ref, "pii": has_pii}
+
+# --------------------------------------------------------------------------------------------------------
+# Voices: who writes. Every account's profile; clinicians' second accounts; patients, industry, media, bots.
+# --------------------------------------------------------------------------------------------------------
+VOICES_FILE = "voices.txt"
+VOICE_BANKS: dict[str, list[str]] = read_text_banks((resources.files("labeling.demo") / VOICES_FILE).read_text(encoding="utf-8"), VOICES_FILE)
+
+AUTHOR_TYPES = ("physician", "other_clinician", "patient_caregiver", "industry", "media_org", "unknown")
+VOICES = ("patient", "industry", "media", "bot")
+VOICE_TYPE = {"patient": "patient_caregiver", "industry": "industry", "media": "media_org", "bot": "unknown"}
+OPEN_PLATFORMS = ("x", "linkedin", "reddit")
+"""Open channels: anyone can post. The verified platforms (doximity, sermo, figure1, medscape) carry clinicians only."""
+VOICE_SHARE = {
+    "x": {"patient": 0.14, "industry": 0.07, "media": 0.08, "bot": 0.06},
+    "linkedin": {"patient": 0.04, "industry": 0.14, "media": 0.10, "bot": 0.01},
+    "reddit": {"patient": 0.25, "industry": 0.01, "media": 0.03, "bot": 0.03},
+}
+"""Target share of an open platform's posts written by each non-clinician voice (patients on Reddit, brands and
+journals on LinkedIn, bots on X). Weighted by platform volume: patients ~15%, industry ~7%, media ~7%, bots ~4%."""
+ELIGIBLE_SHARE = {"x": 0.76, "linkedin": 0.85, "reddit": 0.72}
+"""Measured share of a platform's clinician posts that a voice may take the place of (no reply, no repost)."""
+PLATFORM_POST_SHARE = {"x": 0.33, "linkedin": 0.12, "reddit": 0.16}
+"""Measured share of all posts on each open platform (authors' platform habits); sizes the voice account pools."""
+VOICE_POSTS_PER_ACCOUNT = {"patient": 3.0, "industry": 60.0, "media": 45.0, "bot": 50.0}
+VOICE_ACTIVITY_SIGMA = {"patient": 1.0, "industry": 0.8, "media": 0.8, "bot": 0.6}
+VOICE_FOLLOWERS = {"patient": (60, 1.3), "industry": (8000, 1.0), "media": (20000, 1.2), "bot": (40, 1.0)}
+VOICE_OFF_TOPIC = {"patient": 0.15, "industry": 0.22, "media": 0.2}
+VOICE_REPLY_KEEP = {"patient": 0.8, "bot": 0.6, "industry": 0.0, "media": 0.0}
+"""When a voice takes the place of a clinician's reply, the chance it stays a reply (patients answer doctors)."""
+VOICE_BANK_WEIGHTS: dict[str, dict[str, float]] = {
+    "patient": {"ae-": 12, "ae0": 4, "eff+": 10, "eff-": 7, "saf-": 6, "saf0": 4, "acc-": 11, "acc+": 3, "adm-": 4, "adm+": 3,
+                "gen+": 4, "gen0": 8, "n:special_populations": 6, "n:long_term_outcomes": 5, "n:dosing_sequencing": 5,
+                "n:comparative_effectiveness": 3, "n:safety_signal": 2, "n:real_world_effectiveness": 1},
+    "industry": {"eff+": 10, "acc+": 6, "adm+": 4, "gen0": 4},
+    "media": {"eff+": 5, "eff0": 6, "saf0": 4, "saf-": 3, "acc-": 4, "cmp0": 2, "n:long_term_outcomes": 2,
+              "n:special_populations": 2, "n:comparative_effectiveness": 1, "n:real_world_effectiveness": 1},
+}
+"""How often each voice writes each kind of sentence. Patients' adverse events and questions that read like
+evidence needs are what an author-type filter must keep out of clinicians' evidence gaps."""
+PATIENT_PRODUCT_SHARE = {"Glucavex": 0.32, "Renaflo": 0.15, "Oncotrexa": 0.16, "Jakvira": 0.22, "Cardiomet": 0.15}
+SECOND_ACCOUNT_SHARE = 0.15
+SECOND_PLATFORMS = ("x", "linkedin", "reddit", "doximity", "figure1")
+"""A second account lives where profiles are public (Sermo and Medscape show no handle)."""
+LINK_KINDS = ("same_handle", "bio_link", "same_name", "none")
+LINK_SHARE = (0.3, 0.2, 0.25, 0.25)
+"""How a person's two accounts can be told to belong together: the same handle; a bio that points at the other
+profile; the same display name with the same credentials and specialty; nothing at all (a hard negative)."""
+NAME_COLLISION_SHARE = 0.01
+PA_NP_SHARE = 0.2
+"""Share of primary-care authors who are physician assistants or nurse practitioners (other_clinician)."""
+PROFILE_URL = {"x": "https://x.com/{h}", "linkedin": "https://www.linkedin.com/in/{h}",
+               "reddit": "https://www.reddit.com/user/{h}", "doximity": "https://www.doximity.com/pub/{h}"}
+PLATFORM_NAMES = {"x": "X", "linkedin": "LinkedIn", "reddit": "Reddit", "doximity": "Doximity", "figure1": "Figure 1"}
+_SLOT_RE = re.compile(r"\{(\w+)\}")
+_PLAIN_VOICE_BANKS = ("opener", "closer", "reply", "offtopic")
+
+
+def _voice_units() -> tuple[dict[str, dict[str, list[Unit]]], dict[str, dict[str, list[str]]]]:
+    """Post templates of the voices: labeled sentence banks (as in text_banks.txt) and plain line banks."""
+    units: dict[str, dict[str, list[Unit]]] = {v: {} for v in VOICES}
+    lines: dict[str, dict[str, list[str]]] = {v: {} for v in VOICES}
+    for name, entries in VOICE_BANKS.items():
+        voice, sep, bank = name.partition("/")
+        if not sep:
+            continue
+        if voice not in units:
+            raise DemoDataError(f"{VOICES_FILE}: bank [{name}] is for an unknown voice {voice!r} (known: {', '.join(VOICES)})")
+        if bank in _PLAIN_VOICE_BANKS:
+            lines[voice][bank] = entries
+        else:
+            units[voice][bank] = _parse_bank(bank, entries)
+    for voice, weights in VOICE_BANK_WEIGHTS.items():
+        missing = [b for b in weights if b not in units[voice]]
+        if missing:
+            raise DemoDataError(f"{VOICES_FILE} lacks the bank(s) {[f'{voice}/{b}' for b in missing]} the generator draws from")
+    return units, lines
+
+
+VOICE_UNITS, VOICE_LINES = _voice_units()
+
+
+def _bank(name: str) -> list[str]:
+    entries = VOICE_BANKS.get(name)
+    if not entries:
+        raise DemoDataError(f"{VOICES_FILE} lacks the bank [{name}] (or it is empty)")
+    return entries
+
+
+@dataclass
+class _Account:
+    """One account (an author_id): who is behind it (ground truth) and the profile it shows."""
+
+    author_id: str
+    person_id: str
+    author_type: str
+    specialty: str
+    followers: int
+    primary_platform: str
+    handle: str = ""
+    display_name: str = ""
+    bio: str = ""
+    voice: str = ""  # "" for clinicians; patient / industry / media / bot otherwise
+    is_leader: bool = False
+    link: str = ""  # how this person's two accounts can be linked ("" for a single account)
+    activity: float = 1.0
+    products: _Weighted | None = None
+    templates: list[tuple[Unit, str]] = field(default_factory=list)  # a bot's near-duplicate messages
+    posts: int = 0
+    platforms: set[str] = field(default_factory=set)
+    seen: set[int] = field(default_factory=set)  # a voice never repeats a text verbatim (ingest would drop it)
+
+
+def profile_fields(account: _Account, platform: str) -> dict[str, str | None]:
+    """The profile a post shows, as the platform shows it: Sermo is anonymous, Medscape shows a name only,
+    Figure 1 a username and name, the others handle, name and bio; public profile URLs where they exist."""
+    if platform == "sermo":
+        return {"author_handle": None, "author_display_name": None, "author_bio": None, "author_url": None}
+    handle = account.handle or None
+    if platform == "medscape":
+        handle = None
+    url = None
+    if handle and platform in PROFILE_URL:
+        url = PROFILE_URL[platform].format(h=handle.lower() if platform == "linkedin" else handle)
+    return {
+        "author_handle": handle,
+        "author_display_name": account.display_name or None,
+        "author_bio": None if platform in ("medscape", "figure1") else account.bio,
+        "author_url": url,
+    }
+
+
+HANDLE_MAX = 15
+"""X's limit; one handle serves all of an account's platforms, so every handle fits X."""
+
+
+def _clean_handle(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "", text) or "user"
+
+
+class _Voices:
+    """Builds every account's profile before the stream starts, then, as clinicians' posts leave the reply window,
+    lets a non-clinician voice take the place of some of those on open platforms.
+
+    Why take places instead of adding posts: `posts` stays the total, every post id from p0000001 on still
+    exists, and every clinician post that stays keeps its id, text and annotations (the clinician stream and the
+    annotation stream draw exactly as before). Only posts nobody replied to or reposted are taken, so threads and
+    duplicates stay intact. All draws come from two streams of their own (profiles, voice posts).
+    """
+
+    def __init__(self, corpus: _Corpus, seed: int, n_posts: int) -> None:
+        self.corpus = corpus
+        self.prng = random.Random(f"occ-demo-profiles-{seed}")
+        self.rng = random.Random(f"occ-demo-voices-{seed}")
+        self.accounts: dict[str, _Account] = {}
+        self.handles: set[str] = set()
+        self.displays: set[str] = set()
+        self.pairs: list[dict[str, Any]] = []
+        self.collisions: list[dict[str, Any]] = []
+        self.pools: dict[tuple[str, str], _Weighted] = {}
+        self._pool_members: dict[tuple[str, str], list[_Account]] = {}
+        self.replaced = 0
+        self.dropped_pii: set[str] = set()
+        self.width = max(5, len(str(len(corpus.authors))))
+        self._names = self._unique_names()
+        clinicians = self._clinicians()
+        new_accounts = self._second_accounts(clinicians, n_posts)
+        self._name_collisions(clinicians)
+        new_accounts += self._voice_accounts(n_posts)
+        ids = list(range(len(corpus.authors) + 1, len(corpus.authors) + 1 + len(new_accounts)))
+        self.prng.shuffle(ids)  # new ids are opaque: their order says nothing about the author's type
+        for account, idx in zip(new_accounts, ids):
+            account.author_id = f"hcp{idx:0{self.width}d}"
+            if not account.person_id:
+                account.person_id = account.author_id
+            self.accounts[account.author_id] = account
+        for author in corpus.authors:
+            second = corpus.second.get(author.author_id)
+            if second is not None:
+                corpus.by_id[second.author_id] = author
+        for pair in self.pairs:
+            pair["author_ids"] = [pair.pop("first").author_id, pair.pop("second").author_id]
+        for key, members in self._pool_members.items():
+            self.pools[key] = _Weighted(members, [a.activity for a in members])
+        corpus.profiles = self.accounts
+        self.voice_draw = {p: _Weighted(VOICES, [VOICE_SHARE[p][v] for v in VOICES]) for p in OPEN_PLATFORMS}
+        self.replace_rate = {p: min(1.0, sum(VOICE_SHARE[p].values()) / ELIGIBLE_SHARE[p]) for p in OPEN_PLATFORMS}
+        self.bank_draw = {v: _Weighted(list(w), list(w.values())) for v, w in VOICE_BANK_WEIGHTS.items()}
+
+    # ---- profiles ----------------------------------------------------------------------------------------
+    def _unique_names(self) -> Iterator[tuple[str, str]]:
+        """(first, last) pairs without repeats (then with a middle initial), so that two clinicians share a
+        display name only where that is planted."""
+        firsts, lasts = _bank("names:first"), _bank("names:last")
+        rounds = 0
+        while True:
+            combos = [(f, l) for f in firsts for l in lasts]
+            self.prng.shuffle(combos)
+            middle = "" if not rounds else chr(65 + (rounds - 1) % 26) + ("" if rounds <= 26 else str((rounds - 1) // 26))
+            for f, l in combos:
+                yield (f"{f} {middle}." if middle else f), l
+            rounds += 1
+
+    def _fill(self, template: str, values: dict[str, str]) -> str:
+        def one(match: re.Match) -> str:
+            key = match.group(1)
+            if key in values:
+                return values[key]
+            if key == "NN":
+                return str(self.prng.randint(10, 99))
+            if key == "NNN":
+                return str(self.prng.randint(100, 199))
+            if key == "NNNN":
+                return str(self.prng.randint(1000, 9999))
+            if key == "YEAR":
+                return str(self.prng.randint(2004, 2024))
+            if key in ("EXTRA", "EXTRA2"):
+                return _pick(self.prng, _bank("bio:extra"))
+            if key == "SETTING":
+                return _pick(self.prng, SLOTS_COMMON["SETTING"])
+            if key == "CONF":
+                return _pick(self.prng, SLOTS_COMMON["CONF"])
+            raise DemoDataError(f"{VOICES_FILE}: unknown slot {{{key}}} in {template!r}")
+
+        return _SLOT_RE.sub(one, template)
+
+    def _handle(self, template: str, values: dict[str, str], reuse: str = "") -> str:
+        """A handle from `template`, unique among all accounts (only a planted `reuse` may repeat one)."""
+        if reuse:
+            return reuse
+        handle = _clean_handle(self._fill(template, values))
+        for _ in range(3):  # a long name makes a long handle: people pick a shorter pattern, or cut it
+            if len(handle) <= HANDLE_MAX:
+                break
+            handle = _clean_handle(self._fill(_pick(self.prng, self._handle_banks(template)), values))
+        handle = handle[:HANDLE_MAX]
+        while handle.lower() in self.handles:
+            handle = handle[: HANDLE_MAX - 2] + str(self.prng.randint(10, 99))
+        self.handles.add(handle.lower())
+        return handle
+
+    @staticmethod
+    def _handle_banks(template: str) -> list[str]:
+        """The bank `template` came from (to draw another pattern of the same kind)."""
+        for name, entries in VOICE_BANKS.items():
+            if name.startswith(("handle:", "patient:handle", "industry:handle", "media:handle", "bot:handle")) and template in entries:
+                return entries
+        return [template]
+
+    def _name_values(self, first: str, last: str, kind: str, specialty: str) -> dict[str, str]:
+        rng = self.prng
+        short_kind = "pa_np" if kind == "pa_np" else specialty
+        nicks = VOICE_BANKS.get(f"nick:{short_kind}") or VOICE_BANKS.get(f"nick:{specialty}") or ["Doc"]
+        fellows = VOICE_BANKS.get(f"fellow:{specialty}") or ["FACP"]
+        plain_first = first.split(" ")[0]
+        return {
+            "F": first, "L": last, "I": plain_first[0], "f": plain_first.lower(), "l": last.lower(), "i": plain_first[0].lower(),
+            "FELLOW": _pick(rng, fellows), "NICK": _pick(rng, nicks), "S": _pick(rng, _bank(f"short:{short_kind}")),
+            "SPEC": _pick(rng, _bank(f"spec:{short_kind}")),
+        }
+
+    def _clinician_bio(self, values: dict[str, str], mention_specialty: bool) -> str:
+        return self._fill(_pick(self.prng, _bank("bio:clinician" if mention_specialty else "bio:plain")), values)
+
+    def _clinicians(self) -> list[tuple[_Author, _Account, str, dict[str, str]]]:
+        """Every clinician's own account: type from the specialty, a credentialed display name, handle, bio."""
+        rng = self.prng
+        out = []
+        for author in self.corpus.authors:
+            kind = {"nursing": "nursing", "pharmacy": "pharmacy"}.get(author.specialty, "physician")
+            if author.specialty == "primary care" and rng.random() < PA_NP_SHARE:
+                kind = "pa_np"
+            first, last = next(self._names)
+            values = self._name_values(first, last, kind, author.specialty)
+            r = rng.random()
+            bio = self._clinician_bio(values, True) if r < 0.65 else (self._clinician_bio(values, False) if r < 0.75 else "")
+            account = _Account(
+                author_id=author.author_id, person_id=author.author_id,
+                author_type="physician" if kind == "physician" else "other_clinician",
+                specialty=author.specialty, followers=author.followers, primary_platform=author.primary_platform,
+                handle=self._handle(_pick(rng, _bank("handle:clinician")), values),
+                display_name=self._fill(_pick(rng, _bank(f"display:{kind}")), values),
+                bio=bio, is_leader=author.is_leader,
+            )
+            self.accounts[author.author_id] = account
+            self.displays.add(account.display_name)
+            out.append((author, account, kind, values))
+        return out
+
+    def _second_accounts(self, clinicians: list[tuple[_Author, _Account, str, dict[str, str]]], n_posts: int) -> list[_Account]:
+        """~15% of clinicians get a second account on another public platform, linked in various ways. The
+        people chosen lean toward active posters, so that most second accounts do post; the person's posts on
+        that platform are written by it."""
+        rng = self.prng
+        corpus = self.corpus
+        total_activity = sum(corpus.activity) or 1.0
+        scored = []
+        for (author, account, kind, values), activity in zip(clinicians, corpus.activity):
+            choices = [p for p in SECOND_PLATFORMS if p != author.primary_platform]
+            platform = _Weighted(choices, [PLATFORM_SHARE[PLATFORMS.index(p)] for p in choices]).draw(rng)
+            share = 0.3 * PLATFORM_SHARE[PLATFORMS.index(platform)] / (0.7 + 0.3 * (1 - PLATFORM_SHARE[PLATFORMS.index(author.primary_platform)]))
+            expected = n_posts * activity / total_activity * share * (N_DAYS - author.start_day) / N_DAYS
+            scored.append((expected * (0.3 + 0.7 * rng.random()), len(scored), platform))
+        # at least one person per link kind (a small corpus still has every kind), at most a third of clinicians
+        k = min(max(len(LINK_KINDS), round(SECOND_ACCOUNT_SHARE * len(clinicians))), len(clinicians) // 3)
+        chosen = sorted(sorted(scored, reverse=True)[:k], key=lambda t: t[1])
+        base = 1 if k >= len(LINK_KINDS) else 0
+        exact = [(k - base * len(LINK_KINDS)) * share for share in LINK_SHARE]
+        counts = [base + int(x) for x in exact]
+        for i in sorted(range(len(exact)), key=lambda i: (int(exact[i]) - exact[i], i))[: k - sum(counts)]:
+            counts[i] += 1  # largest remainders
+        kinds = [kind for kind, c in zip(LINK_KINDS, counts) for _ in range(c)]
+        rng.shuffle(kinds)
+        out = []
+        for (_, index, platform), link in zip(chosen, kinds):
+            author, first_account, kind, values = clinicians[index]
+            values = dict(values, SPEC=_pick(rng, _bank(f"spec:{'pa_np' if kind == 'pa_np' else author.specialty}")))
+            anon_handle = _pick(rng, _bank("handle:anon"))
+            # the same person's name written another way (never another degree: "MD" on one account, "DO" on the other)
+            other_display = _pick(rng, [d for d in ("{F} {L}", "Dr. {F} {L}" if kind == "physician" else "{F} {L}", "{I}. {L}")
+                                        if self._fill(d, values) != first_account.display_name] or ["{F}"])
+            if link == "same_handle":
+                handle = self._handle("", values, reuse=first_account.handle)
+                display = self._fill(other_display if rng.random() < 0.5 else _pick(rng, _bank("display:anon")), values)
+                bio = self._clinician_bio(values, rng.random() < 0.5) if rng.random() < 0.7 else ""
+            elif link == "bio_link":
+                handle = self._handle(anon_handle if rng.random() < 0.5 else _pick(rng, _bank("handle:clinician")), values)
+                display = self._fill(other_display if rng.random() < 0.5 else _pick(rng, _bank("display:anon")), values)
+                bio = self._clinician_bio(values, rng.random() < 0.5) if rng.random() < 0.6 else ""
+            elif link == "same_name":
+                handle = self._handle(_pick(rng, _bank("handle:clinician")), values)
+                display = first_account.display_name
+                bio = self._clinician_bio(values, True)
+            else:  # no discoverable link: a pseudonymous second account (a nickname, not even a first name)
+                handle = self._handle(anon_handle, values)
+                display = self._fill(_pick(rng, [d for d in _bank("display:anon") if "{NICK}" in d]), values)
+                bio = self._clinician_bio(values, False) if rng.random() < 0.5 else ""
+            if link != "same_name":
+                display = self._distinct(display, values)
+            second = _Account(
+                author_id="", person_id=author.author_id, author_type=first_account.author_type, specialty=author.specialty,
+                followers=max(0, int(min(250_000, rng.lognormvariate(math.log(150), 1.3)))), primary_platform=platform,
+                handle=handle, display_name=display, bio=bio, link=link,
+            )
+            if link == "bio_link":
+                self._link_bios(first_account, second, platform)
+            first_account.link = link
+            self.corpus.second[author.author_id] = second
+            self.pairs.append({"person_id": author.author_id, "first": first_account, "second": second, "link": link,
+                               "second_platform": platform})
+            out.append(second)
+        return out
+
+    def _distinct(self, display: str, values: dict[str, str]) -> str:
+        """A display name no other clinician account uses (pseudonyms like "KidneyDoc" would otherwise repeat
+        across people of one specialty and look like the same person)."""
+        for _ in range(5):
+            if display not in self.displays:
+                break
+            display = self._fill(_pick(self.prng, [d for d in _bank("display:anon") if "{NICK}" in d]), values)
+        while display in self.displays:
+            display = f"{values['NICK']} {self.prng.randint(2, 999)}"
+        self.displays.add(display)
+        return display
+
+    def _link_bios(self, first: _Account, second: _Account, second_platform: str) -> None:
+        """One of the two bios points at the other profile: "also on X: @handle" or its URL."""
+        rng = self.prng
+        # mostly the second account points back at the main one, unless its platform shows no bio (Figure 1)
+        if second_platform in ("x", "linkedin", "reddit", "doximity") and rng.random() < 0.7:
+            target, target_platform, holder = first, first.primary_platform, second
+            if target_platform not in PLATFORM_NAMES:
+                target_platform = "x"
+        else:
+            target, target_platform, holder = second, second_platform, first
+        bank = {"x": "bio:also:x", "reddit": "bio:also:reddit", "figure1": "bio:also:figure1"}.get(target_platform, "bio:also:url")
+        template = _pick(rng, _bank(bank))
+        url = PROFILE_URL.get(target_platform, "").format(h=target.handle.lower() if target_platform == "linkedin" else target.handle)
+        text = self._fill(template, {"PLAT": PLATFORM_NAMES[target_platform], "HANDLE": target.handle, "URL": url})
+        holder.bio = f"{holder.bio} | {text}" if holder.bio else text
+
+    def _name_collisions(self, clinicians: list[tuple[_Author, _Account, str, dict[str, str]]]) -> None:
+        """A few pairs of DIFFERENT physicians share a common display name but not a specialty: a linker that
+        trusts names alone merges them."""
+        rng = self.prng
+        common = _bank("names:common")
+        candidates = [(a, acc, values) for a, acc, kind, values in clinicians
+                      if kind == "physician" and not acc.link and a.start_day == 0]
+        rng.shuffle(candidates)
+        n_pairs = min(max(2, round(NAME_COLLISION_SHARE * len(clinicians))), len(common) * 3, len(candidates) // 2)
+        used: set[str] = set()
+        for i in range(n_pairs):
+            first = next((c for c in candidates if c[1].author_id not in used), None)
+            if first is None:
+                break
+            used.add(first[1].author_id)
+            second = next((c for c in candidates if c[1].author_id not in used and c[0].specialty != first[0].specialty), None)
+            if second is None:
+                break
+            used.add(second[1].author_id)
+            f, l = common[i % len(common)].split(" ", 1)
+            display = _pick(rng, ("Dr. {F} {L}", "{F} {L}, MD", "{F} {L} MD", "Dr {F} {L}")).format(F=f, L=l)
+            for author, account, values in (first, second):
+                values = dict(values, F=f, L=l, f=f.lower(), l=l.lower(), I=f[0], i=f[0].lower())
+                account.display_name = display
+                account.bio = self._clinician_bio(values, True)
+                self.handles.discard(account.handle.lower())
+                account.handle = self._handle(_pick(rng, _bank("handle:clinician")), values)
+            self.collisions.append({"display_name": display, "author_ids": [first[1].author_id, second[1].author_id],
+                                    "specialties": [first[0].specialty, second[0].specialty]})
+
+    def _voice_accounts(self, n_posts: int) -> list[_Account]:
+        """Pools of non-clinician accounts per (platform, voice), sized to the posts they will write."""
+        rng = self.prng
+        out: list[_Account] = []
+        counters = {v: 0 for v in VOICES}
+        for platform in OPEN_PLATFORMS:
+            for voice in VOICES:
+                share = VOICE_SHARE[platform][voice]
+                if share <= 0:
+                    continue
+                expected = n_posts * PLATFORM_POST_SHARE[platform] * share
+                n = max(1, round(expected / VOICE_POSTS_PER_ACCOUNT[voice]))
+                members = []
+                for _ in range(n):
+                    account = self._voice_account(voice, platform, counters[voice])
+                    counters[voice] += 1
+                    account.activity = rng.lognormvariate(0.0, VOICE_ACTIVITY_SIGMA[voice])
+                    members.append(account)
+                self._pool_members[(platform, voice)] = members
+                out.extend(members)
+        return out
+
+    def _voice_account(self, voice: str, platform: str, index: int) -> _Account:
+        rng = self.prng
+        median, sigma = VOICE_FOLLOWERS[voice]
+        account = _Account(author_id="", person_id="", author_type=VOICE_TYPE[voice], specialty="",
+                           followers=max(0, int(rng.lognormvariate(math.log(median), sigma))), primary_platform=platform, voice=voice)
+        if voice == "patient":
+            product = _Weighted(PRODUCT_ORDER, [PATIENT_PRODUCT_SHARE[p] for p in PRODUCT_ORDER]).draw(rng)
+            account.products = _Weighted(PRODUCT_ORDER, [0.85 if p == product else 0.0375 for p in PRODUCT_ORDER])
+            first = _pick(rng, _bank("names:first"))
+            relative = _pick(rng, _bank("patient:rel")).partition(" || ")[0]
+            values = {"F": first, "f": first.lower(), "I": _pick(rng, _bank("names:last"))[0], "i": first[0].lower(),
+                      "CITY": _pick(rng, _bank("patient:city")), "PCOND": _pick(rng, _bank(f"pcond:{product}")),
+                      "pc": _pick(rng, _bank(f"pcshort:{product}")), "REL": relative}
+            account.display_name = self._fill(_pick(rng, _bank("patient:display")), values)
+            account.handle = self._handle(_pick(rng, _bank("patient:handle")), values)
+            account.bio = self._fill(_pick(rng, _bank("patient:bio")), values) if rng.random() < 0.7 else ""
+        elif voice in ("industry", "media"):
+            names = _bank(f"{voice}:name")
+            line = names[index % len(names)]
+            name, _, covers = line.partition(" || ")
+            covers = covers.strip()
+            rounds = index // len(names)
+            if covers == "brand":
+                brand = PRODUCT_ORDER[(index // len(names) + names.index(line)) % len(PRODUCT_ORDER)]
+                name = name.replace("{BRAND}", brand)
+                weights = [1.0 if p == brand else 0.0 for p in PRODUCT_ORDER]
+            elif covers and covers != "*":
+                listed = covers.split()
+                weights = [1.0 if p in listed else 0.0 for p in PRODUCT_ORDER]
+                brand = listed[0]
+            else:
+                weights = [1.0] * len(PRODUCT_ORDER)
+                brand = _pick(rng, PRODUCT_ORDER)
+            if rounds:
+                name = f"{name} {_pick(rng, ('UK', 'Canada', 'EU', 'Global', 'Asia', 'LatAm'))}" + (f" {rounds}" if rounds > 1 else "")
+            account.products = _Weighted(PRODUCT_ORDER, weights)
+            words = re.findall(r"[A-Za-z0-9]+", name)
+            capitals = [w for w in words if w[0].isupper() or w[0].isdigit()]
+            short = "".join(w[0] for w in capitals) if len(capitals) >= 3 else "".join(capitals)
+            values = {"NAME": name, "brand": brand.lower(), "company": short[:15],
+                      "URL": f"https://www.{re.sub(r'[^a-z0-9]', '', name.lower())[:20]}.example"}
+            account.display_name = name
+            if voice == "industry":
+                kind = "agency" if covers == "*" else "company"
+                handles = _bank("industry:handle:brand" if covers == "brand" else "industry:handle:company")
+            else:
+                kind = "journal" if name.startswith("Journal") else ("society" if name.split()[0] in ("Society", "Academy") else "news")
+                handles = _bank("media:handle")
+            account.handle = self._handle(_pick(rng, handles), values)
+            account.bio = self._fill(_pick(rng, _bank(f"{voice}:bio:{kind}")), values) if rng.random() < 0.9 else ""
+        else:  # bot
+            values: dict[str, str] = {}
+            account.display_name = self._fill(_pick(rng, _bank("bot:name")), values)
+            account.handle = self._handle(_pick(rng, _bank("bot:handle")), values)
+            account.bio = self._fill(_pick(rng, _bank("bot:bio")), values) if rng.random() < 0.6 else ""
+            product = _pick(rng, PRODUCT_ORDER)
+            for _ in range(rng.randint(2, 3)):
+                if rng.random() < 0.75:
+                    account.templates.append((_pick(rng, VOICE_UNITS["bot"]["spam"]), product))
+                else:
+                    account.templates.append((Unit(_pick(rng, VOICE_LINES["bot"]["offtopic"])), ""))
+        return account
+
+    # ---- the stream --------------------------------------------------------------------------------------
+    def resolve(self, item: dict[str, Any]) -> dict[str, Any]:
+        """The item to write for a clinician post leaving the reply window: itself, or a voice post in its
+        place (same post id, time and platform; `replaced` holds the clinician truth for the annotator)."""
+        corpus = self.corpus
+        record, truth = item["record"], item["truth"]
+        post_id, platform = record["post_id"], record["platform"]
+        referenced = post_id in corpus.referenced
+        corpus.referenced.discard(post_id)
+        if platform not in OPEN_PLATFORMS or truth.duplicate_of or referenced:
+            return item
+        rng = self.rng
+        if rng.random() >= self.replace_rate[platform]:
+            return item
+        voice = self.voice_draw[platform].draw(rng)
+        account = self.pools[(platform, voice)].draw(rng)
+        day = item["day"]
+        parent = item["parent"]
+        keep_reply = parent is not None and rng.random() < VOICE_REPLY_KEEP[voice]
+        # undo the clinician post's counts ------------------------------------------------------------------
+        month = _MONTH_OF_DAY[day]
+        corpus.tally(truth, month, -1)
+        if parent is not None and not keep_reply:
+            corpus.n_replies -= 1
+        if len(record["mentions"]) > (1 if parent is not None and platform in ("x", "linkedin") else 0):
+            corpus.n_mentions -= 1
+        if item["pii"]:
+            corpus.n_pii -= 1
+            self.dropped_pii.add(post_id)
+        # the voice post ---------------------------------------------------------------------------------------
+        text, vtruth = self.compose(account, platform, parent[2] if keep_reply else None, keep_reply)
+        mentions: list[str] = []
+        if keep_reply and platform in ("x", "linkedin"):
+            mentions.append(parent[1])
+            text = f"@{parent[1]} {text}"
+        if voice in ("industry", "media") and platform in ("x", "linkedin") and vtruth.products and rng.random() < 0.12:
+            kol = corpus.attract.draw(rng).author_id  # brands and journals tag opinion leaders
+            if kol not in mentions:
+                text = f"{text} {_pick(rng, ('Thanks to', 'With', 'h/t'))} @{kol}"
+                mentions.append(kol)
+                corpus.n_mentions += 1
+        likes, shares, replies = _engagement(rng, account.followers, platform, False)
+        new_record = {
+            "post_id": post_id,
+            "text": text,
+            "platform": platform,
+            "author_id": account.author_id,
+            "author_specialty": "",
+            "author_followers": account.followers,
+            **profile_fields(account, platform),
+            "created_at": record["created_at"],
+            "hashtags": list(dict.fromkeys(_HASHTAG_RE.findall(text))),
+            "in_reply_to": parent[0] if keep_reply else None,
+            "mentions": mentions,
+            "likes": likes,
+            "shares": shares,
+            "replies": replies,
+        }
+        corpus.tally(vtruth, month, 1)
+        self.replaced += 1
+        return {"ts": item["ts"], "record": new_record, "truth": vtruth, "replaced": truth}
+
+    def _surface(self, product: str, voice: str) -> tuple[str, str]:
+        """How each voice names a product: brands say brand (generic), patients the brand or a misspelling."""
+        forms, rng = self.corpus.forms[product], self.rng
+        brand, generic = forms["brand"][0], forms["generic"][0]
+        r = rng.random()
+        if voice == "industry":
+            return (f"{brand} ({generic})", brand) if r < 0.4 else (brand, brand)
+        if voice == "bot":
+            return brand, brand
+        if voice == "media":
+            return (generic, generic) if r < 0.15 else (brand, brand)
+        if r < 0.78:
+            text = brand.lower() if rng.random() < 0.12 else brand
+        elif r < 0.95:
+            text = _pick(rng, forms["variants"])
+        else:
+            text = generic
+        return text, text
+
+    def _url(self, account: _Account, product: str | None) -> str:
+        rng = self.rng
+        if account.voice == "bot":
+            slug = "".join(_pick(rng, "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(7))
+            return f"https://{_pick(rng, ('bit.ly', 't.co', 'tinyurl.com', 'rb.gy'))}/{slug}"
+        if account.voice == "industry" and product:
+            return f"https://www.{product.lower()}.example/{_pick(rng, ('pi', 'hcp', 'isi', 'savings', 'data'))}"
+        slug = re.sub(r"[^a-z0-9]", "", account.display_name.lower())[:32]
+        return f"https://{slug}.example/{rng.randint(2025, 2026)}/{rng.randint(1000, 9999)}"
+
+    def _filler(self, account: _Account, product: str | None) -> _Slots:
+        rng = self.rng
+        prof = PRODUCT_PROFILES[product] if product else None
+
+        def fill(key: str) -> str:
+            if key in ("P", "Q"):
+                return "\x01" if key == "P" else "\x02"
+            if key in ("REL", "REL2"):
+                relative, _, pronoun = _pick(rng, _bank("patient:rel")).partition(" || ")
+                slots["REL"], slots["REL2"] = relative, pronoun
+                return slots[key]
+            if key == "URL":
+                return self._url(account, product)
+            if key == "NAME":
+                return account.display_name
+            if key == "PPOP":
+                return _pick(rng, _bank("patient:ppop"))
+            if key == "CONF":
+                return _pick(rng, SLOTS_COMMON["CONF"])
+            if key == "PRICE":
+                return str(_pick(rng, (180, 350, 600, 900, 1100, 1400)))
+            if key == "MO":
+                return str(rng.randint(2, 18))
+            if key in ("N", "NN"):
+                return str(rng.randint(10, 99))
+            if key == "YRS":
+                return str(_pick(rng, (2, 3, 3, 5, 10)))
+            if prof is not None and key in ("EFF", "AEM", "AES", "ADM", "POP", "COND"):
+                return _pick(rng, prof[key.lower()])
+            if product and key in ("PEFF", "PCOND", "DOC"):
+                return _pick(rng, _bank(f"{key.lower()}:{product}"))
+            raise DemoDataError(f"{VOICES_FILE}: unknown slot {{{key}}} (or a product slot in a post without a product)")
+
+        slots = _Slots(fill)
+        return slots
+
+    def compose(self, account: _Account, platform: str, parent_product: str | None, reply: bool) -> tuple[str, _Truth]:
+        """Text and truth of one voice post, unique for its author (ingest drops verbatim repeats)."""
+        for _ in range(4):
+            text, truth = self._compose(account, platform, parent_product, reply)
+            key = int.from_bytes(hashlib.blake2b(" ".join(text.lower().split()).encode("utf-8"), digest_size=8).digest(), "little")
+            if key not in account.seen:
+                break
+        account.seen.add(key)
+        return text, truth
+
+    def _compose(self, account: _Account, platform: str, parent_product: str | None, reply: bool) -> tuple[str, _Truth]:
+        rng = self.rng
+        voice = account.voice
+        if voice == "bot":
+            unit, product = _pick(rng, account.templates)
+            return self._render(account, platform, product or None, [unit], "", "", reply)
+        off_rate = VOICE_OFF_TOPIC[voice] * (0.5 if parent_product else 1.0)
+        if rng.random() < off_rate:
+            unit = Unit(_pick(rng, VOICE_LINES[voice]["offtopic"]))
+            return self._render(account, platform, None, [unit], "", "", reply)
+        assert account.products is not None
+        product = parent_product if parent_product and rng.random() < 0.75 else account.products.draw(rng)
+        n_units = 1
+        if voice == "patient":
+            n_units = 1 + (rng.random() < (0.45 if platform == "reddit" else 0.25))
+        banks: list[str] = []
+        draw = self.bank_draw[voice]
+        while len(banks) < n_units:
+            bank = draw.draw(rng)
+            if bank not in banks:
+                banks.append(bank)
+        units = [_pick(rng, VOICE_UNITS[voice][b]) for b in banks]
+        if voice == "industry" and rng.random() < 0.35:
+            units.append(_pick(rng, VOICE_UNITS["industry"]["saf0"]))  # fair balance: safety boilerplate
+        opener = closer = ""
+        lines = VOICE_LINES[voice]
+        if voice == "patient":
+            if reply:
+                opener = _pick(rng, lines["reply"])
+            elif rng.random() < (0.4 if platform == "reddit" else 0.15):
+                opener = _pick(rng, lines["opener"])
+            if rng.random() < (0.35 if platform == "reddit" else 0.1):
+                closer = _pick(rng, lines["closer"])
+        elif voice == "industry":
+            opener = _pick(rng, lines["opener"]) if rng.random() < 0.2 else ""
+            closer = _pick(rng, lines["closer"])
+        else:
+            closer = _pick(rng, lines["closer"])
+        return self._render(account, platform, product, units, opener, closer, reply)
+
+    def _render(self, account: _Account, platform: str, product: str | None, units: list[Unit], opener: str, closer: str,
+                reply: bool) -> tuple[str, _Truth]:
+        """Fill, join and label the sentences (the truth is read off the units, as for clinicians' posts)."""
+        rng = self.rng
+        voice = account.voice
+        slots = self._filler(account, product)
+        if voice == "bot" and reply and rng.random() < 0.5:
+            opener = _pick(rng, ("Great post!", "So true!", "👇", "Check this out"))
+        sentences = [u.text.format_map(slots) for u in units]
+        if product and not any("{P}" in u.text for u in units):
+            sentences[0] = _pick(rng, PRODUCT_LEADS).format_map(slots) + " " + sentences[0]
+        parts = []
+        for s in sentences:
+            s = s.strip()
+            if s[-1] not in ".?!:)🙏💪😩" and not s.split(" ")[-1].startswith("http"):
+                s += "."
+            parts.append(s[0].upper() + s[1:] if s[0].islower() else s)
+        body = " ".join(parts)
+        if opener:
+            body = f"{opener} {body}"
+        if closer:
+            body = f"{body} {closer.format_map(slots)}"
+        if voice == "patient":
+            if platform in ("x", "reddit") and rng.random() < 0.2:
+                body = body.lower()
+            if rng.random() < 0.15:
+                body = _typos(rng, body)
+        aspects: set[str] = set()
+        needs: set[str] = set()
+        ae = False
+        for unit in units:
+            aspects.update(unit.aspects)
+            needs.update(unit.needs)
+            ae = ae or unit.ae
+            aspects.update(a for a in unit.maybe_aspects if rng.random() < 0.5)
+            needs.update(n for n in unit.maybe_needs if rng.random() < 0.5)
+        polarities = [u.polarity for u in units if u.polarity]
+        n_pos, n_neg = polarities.count(1), polarities.count(-1)
+        sentiment = POS if n_pos > n_neg else (NEG if n_neg > n_pos else NEU)
+        products: list[str] = []
+        if product:
+            products.append(product)
+            p_first, p_later = self._surface(product, voice)
+            if "\x02" in body:
+                q_name = _pick(rng, PRODUCT_PROFILES[product]["cmp"])
+                q_first, q_later = self._surface(q_name, voice) if q_name in self.corpus.forms else (q_name, q_name)
+                body = body.replace("\x02", q_first, 1).replace("\x02", q_later)
+                if q_name in self.corpus.forms and q_name != product:
+                    products.append(q_name)
+            body = body.replace("\x01", p_first, 1).replace("\x01", p_later)
+        else:
+            sentiment, aspects, needs, ae = NEU, set(), set(), False
+        if voice == "patient" and rng.random() < 0.15:
+            body = f"{body} {_pick(rng, EMOJI[sentiment])}"
+        tags = self._hashtags(voice, platform, product)
+        inline = set(_HASHTAG_RE.findall(body))
+        missing = [t for t in tags if t not in inline]
+        if missing:
+            body = body + " " + " ".join("#" + t for t in missing)
+        truth = _Truth(products=products, sentiment=sentiment, aspects=[a for a in ASPECTS if a in aspects],
+                       needs=[n for n in NEEDS if n in needs], ae=ae)
+        return body, truth
+
+    def _hashtags(self, voice: str, platform: str, product: str | None) -> list[str]:
+        rng = self.rng
+        if platform == "reddit":
+            return []
+        if voice == "patient":
+            return [_pick(rng, _bank(f"ptag:{product}"))] if product and rng.random() < 0.3 else []
+        if voice == "bot":
+            return [_pick(rng, ("health", "deals", "wellness", "news"))] if rng.random() < 0.5 else []
+        if product and rng.random() < (0.6 if platform == "linkedin" else 0.4):
+            tags = PRODUCT_PROFILES[product]["hashtags"]
+            return [_pick(rng, tags)] + ([_pick(rng, LINKEDIN_TAGS)] if platform == "linkedin" else [])
+        return [_pick(rng, LINKEDIN_TAGS)] if platform == "linkedin" and rng.random() < 0.5 else []
+
+    # ---- bookkeeping -------------------------------------------------------------------------------------
+    def tally(self, record: dict[str, Any]) -> None:
+        account = self.accounts[record["author_id"]]
+        account.posts += 1
+        account.platforms.add(record["platform"])
+
+    def listed(self) -> list[_Account]:
+        """Accounts for authors.csv: every clinician's own account (as before), other accounts that posted."""
+        own = {a.author_id for a in self.corpus.authors}
+        return sorted((a for a in self.accounts.values() if a.author_id in own or a.posts), key=lambda a: a.author_id)
+
+    def summary(self, posts_by: dict[str, dict[str, int]]) -> dict[str, Any]:
+        """The `voices` block of ground_truth.json."""
+        listed = self.listed()
+        accounts_by_type = {t: sum(1 for a in listed if a.author_type == t) for t in AUTHOR_TYPES}
+        pairs = [dict(p) for p in self.pairs if self.accounts[p["author_ids"][1]].posts]
+        link_kinds = {k: sum(1 for p in pairs if p["link"] == k) for k in LINK_KINDS}
+        posts_by_type = {t: sum(posts_by[p].get(t, 0) for p in PLATFORMS) for t in AUTHOR_TYPES}
+        open_total = sum(sum(posts_by[p].values()) for p in OPEN_PLATFORMS) or 1
+        return {
+            "note": ("author_type per account in authors.csv; person_id links a clinician's two accounts. Non-clinicians "
+                     "post on x, linkedin and reddit only, taking the place of clinician posts nobody replied to or "
+                     "reposted (same post_id and time)."),
+            "author_types": list(AUTHOR_TYPES),
+            "accounts_by_type": accounts_by_type,
+            "posts_by_type": posts_by_type,
+            "posts_by_platform_and_type": {p: {t: posts_by[p].get(t, 0) for t in AUTHOR_TYPES} for p in PLATFORMS},
+            "open_platform_share_by_type": {
+                t: round(sum(posts_by[p].get(t, 0) for p in OPEN_PLATFORMS) / open_total, 4) for t in AUTHOR_TYPES},
+            "target_share_by_platform": VOICE_SHARE,
+            "replaced_clinician_posts": self.replaced,
+            "cross_platform_persons": len(pairs),
+            "link_kinds": link_kinds,
+            "cross_platform": [{"person_id": p["person_id"], "author_ids": p["author_ids"], "link": p["link"],
+                                "second_platform": p["second_platform"]} for p in pairs],
+            "shared_display_names": self.collisions,
+        }
+
 
 def _engagement(rng: random.Random, followers: int, platform: str, leader: bool) -> tuple[int, int, int]:
     scale = {"x": 1.0, "linkedin": 1.3, "doximity": 0.5, "sermo": 0.6, "figure1": 0.8, "medscape": 0.3, "reddit": 1.1}[platform]
@@ -1204,8 +2090,8 @@ def _noisy_labels(rng: random.Random, truth: _Truth, rate: float) -> tuple[str, 
 class _Annotator:
     """Decides which posts are labeled, by whom, and with which (noisy) labels; has its own random stream."""
 
-    def __init__(self, seed: int, labeled_fraction: float, ae_names: dict[str, str], writer: Any) -> None:
-        self.rng = random.Random(f"occ-demo-annotations-{seed}")
+    def __init__(self, seed: int, labeled_fraction: float, ae_names: dict[str, str], writer: Any, stream: str = "annotations") -> None:
+        self.rng = random.Random(f"occ-demo-{stream}-{seed}")
         self.fraction = labeled_fraction
         self.ae_names = ae_names
         self.writer = writer
@@ -1214,11 +2100,13 @@ class _Annotator:
         self.multi = 0
         self.single = _Weighted(ANNOTATORS, ANNOTATOR_SHARE)
 
-    def annotate(self, post_id: str, truth: _Truth) -> None:
+    def annotate(self, post_id: str, truth: _Truth, write: bool = True) -> list[str] | None:
+        """Label `post_id` (or not) and return its annotators. `write=False` makes exactly the same draws and
+        writes nothing: a clinician post that a voice took the place of keeps this stream (and so every other
+        post's annotations) unchanged, and hands its annotators to the voice post (`label_as`)."""
         rng = self.rng
         if rng.random() >= self.fraction:
-            return
-        self.labeled += 1
+            return None
         r = rng.random()
         if r < 1 - MULTI_ANNOTATED:
             who = [self.single.draw(rng)]
@@ -1226,14 +2114,27 @@ class _Annotator:
             who = sorted(rng.sample(ANNOTATORS, 2))
         else:
             who = list(ANNOTATORS)
-        if len(who) > 1:
-            self.multi += 1
+        self._label(post_id, truth, who, write)
+        return who
+
+    def label_as(self, post_id: str, truth: _Truth, who: list[str]) -> None:
+        """Label `post_id` by exactly `who`: the labeled set, and so the frozen test split, stays as it was."""
+        self._label(post_id, truth, who, True)
+
+    def _label(self, post_id: str, truth: _Truth, who: list[str], write: bool) -> None:
+        rng = self.rng
+        if write:
+            self.labeled += 1
+            if len(who) > 1:
+                self.multi += 1
         consensus = truth
         if rng.random() < SHARED_LABEL_NOISE * 4:  # each of the 4 tasks at SHARED_LABEL_NOISE on average
             s, a, n, e = _noisy_labels(rng, truth, 0.25)
             consensus = _Truth(truth.products, s, a, n, e)
         for annotator in who:
             s, a, n, e = _noisy_labels(rng, consensus, ANNOTATOR_ERROR[annotator])
+            if not write:
+                continue
             w = self.writer.writerow
             w((post_id, SENTIMENT, s, annotator))
             for task, labels in ((PERCEPTION, a), (NEED, n)):
@@ -1289,9 +2190,12 @@ def generate_demo(
     corpus = _Corpus(posts, seed, forms)
     rng = corpus.rng
     day_counts = corpus.day_counts()
+    voices = _Voices(corpus, seed, posts)  # profiles and voice accounts: streams of their own
+    posts_by: dict[str, dict[str, int]] = {p: {} for p in PLATFORMS}  # platform -> author type -> posts
+    clinician_counts = _Tally()  # the planted gaps as clinicians alone write them (what a filtered report sees)
     start_ts = int(datetime(START_DAY.year, START_DAY.month, START_DAY.day, tzinfo=timezone.utc).timestamp())
     hour_w = _Weighted(range(24), [0.3, 0.2, 0.15, 0.1, 0.1, 0.2, 0.6, 1.2, 1.6, 1.4, 1.2, 1.3, 1.7, 1.5, 1.2, 1.1, 1.2, 1.3, 1.4, 1.6, 1.8, 1.7, 1.2, 0.6])
-    month_of_day = [((START_DAY + timedelta(days=d)).year - START_DAY.year) * 12 + (START_DAY + timedelta(days=d)).month - START_DAY.month for d in range(N_DAYS)]
+    month_of_day = _MONTH_OF_DAY
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
     author_draw: _Weighted | None = None
 
@@ -1303,20 +2207,34 @@ def generate_demo(
         true_writer = csv.writer(f_true, lineterminator="\n")
         true_writer.writerow(("post_id", "products", SENTIMENT, PERCEPTION, NEED, AE, "duplicate_of"))
         annotator = _Annotator(seed, float(labeled_fraction), ae_names, ann_writer)
+        voice_annotator = _Annotator(seed, float(labeled_fraction), ae_names, ann_writer, stream="annotations-voices")
         pending: deque[dict[str, Any]] = deque()
 
         def flush(until_ts: int | None) -> None:
             while pending and (until_ts is None or pending[0]["ts"] < until_ts):
-                item = pending.popleft()
+                item = voices.resolve(pending.popleft())
                 record, truth = item["record"], item["truth"]
+                voices.tally(record)
+                by_type = posts_by[record["platform"]]
+                author_type = voices.accounts[record["author_id"]].author_type
+                by_type[author_type] = by_type.get(author_type, 0) + 1
+                if author_type in ("physician", "other_clinician"):
+                    clinician_counts.tally(truth, MONTHS.index(record["created_at"][:7]))
                 f_posts.write(dumps(record))
                 f_posts.write("\n")
                 true_writer.writerow(
                     (record["post_id"], "|".join(truth.products), truth.sentiment, "|".join(truth.aspects),
                      "|".join(truth.needs), ae_names["yes" if truth.ae else "no"], truth.duplicate_of)
                 )
-                if not truth.duplicate_of:  # a verbatim repost is dropped by ingest; annotators label the original
+                if truth.duplicate_of:  # a verbatim repost is dropped by ingest; annotators label the original
+                    continue
+                replaced = item.get("replaced")
+                if replaced is None:
                     annotator.annotate(record["post_id"], truth)
+                else:  # a voice in a clinician post's place: labeled if that post would have been, by the same people
+                    who = annotator.annotate(record["post_id"], replaced, write=False)
+                    if who:
+                        voice_annotator.label_as(record["post_id"], truth, who)
 
         for day, count in enumerate(day_counts):
             if not count:
@@ -1333,19 +2251,16 @@ def generate_demo(
                 if item is None:
                     item = corpus.new_post(author_draw.draw(rng), day, offset, now)
                 pending.append(item)
-                truth = item["truth"]
-                if truth.products and not truth.duplicate_of:
-                    corpus.product_counts[truth.products[0]][month] += 1
-                    for need in truth.needs:
-                        if (truth.products[0], need) in corpus.gap_counts:
-                            corpus.gap_counts[(truth.products[0], need)][month] += 1
+                corpus.tally(item["truth"], month)
         flush(None)
 
+    listed = voices.listed()
     with open(paths["authors"], "w", encoding="utf-8", newline="") as f_auth:
         w = csv.writer(f_auth, lineterminator="\n")
-        w.writerow(("author_id", "specialty", "followers", "is_opinion_leader", "primary_platform"))
-        for a in sorted(corpus.authors, key=lambda a: a.author_id):
-            w.writerow((a.author_id, a.specialty, a.followers, "true" if a.is_leader else "false", a.primary_platform))
+        w.writerow(("author_id", "specialty", "followers", "is_opinion_leader", "primary_platform", "author_type", "person_id", "platforms"))
+        for a in listed:
+            w.writerow((a.author_id, a.specialty, a.followers, "true" if a.is_leader else "false", a.primary_platform,
+                        a.author_type, a.person_id, "|".join(p for p in PLATFORMS if p in a.platforms)))
 
     gaps = []
     for g in PLANTED_GAPS:
@@ -1365,9 +2280,14 @@ def generate_demo(
                 ),
                 "monthly_posts": dict(zip(MONTHS, monthly)),  # unique posts (reposts excluded), primary product
                 "monthly_share": {m: round(c / t, 4) if t else 0.0 for m, c, t in zip(MONTHS, monthly, totals)},
+                "monthly_posts_clinicians": dict(zip(MONTHS, clinician_counts.gap_counts[key])),
+                "monthly_share_clinicians": {
+                    m: round(c / t, 4) if t else 0.0
+                    for m, c, t in zip(MONTHS, clinician_counts.gap_counts[key], clinician_counts.product_counts[g["product"]])},
             }
         )
-    pii_seeds = sorted({r["value"] for r in corpus.pii_records})
+    pii_records = [r for r in corpus.pii_records if r["post_id"] not in voices.dropped_pii]
+    pii_seeds = sorted({r["value"] for r in pii_records})
     ground_truth = {
         "generator": "labeling.demo.generator",
         "seed": seed,
@@ -1396,28 +2316,35 @@ def generate_demo(
             "repost_rate": REPOST_RATE,
             "pii_rate": PII_RATE,
             "reply_window_seconds": REPLY_WINDOW_S,
+            "voice_share_by_platform": VOICE_SHARE,
+            "second_account_share": SECOND_ACCOUNT_SHARE,
+            "link_kind_share": dict(zip(LINK_KINDS, LINK_SHARE)),
+            "pa_np_share_of_primary_care": PA_NP_SHARE,
         },
         "counts": {
             "posts": posts,
-            "authors": len(corpus.authors),
+            "authors": len(listed),
+            "clinicians": len(corpus.authors),
             "opinion_leaders": sorted(a.author_id for a in corpus.authors if a.is_leader),
             "replies": corpus.n_replies,
             "posts_with_mentions": corpus.n_mentions,
             "reposts": corpus.n_reposts,
             "posts_with_pii": corpus.n_pii,
-            "labeled_posts": annotator.labeled,
-            "multi_annotated_posts": annotator.multi,
-            "annotation_rows": annotator.rows,
+            "labeled_posts": annotator.labeled + voice_annotator.labeled,
+            "multi_annotated_posts": annotator.multi + voice_annotator.multi,
+            "annotation_rows": annotator.rows + voice_annotator.rows,
             "product_posts_by_month": {p: dict(zip(MONTHS, c)) for p, c in corpus.product_counts.items()},
         },
         "pii_seeds": pii_seeds,
-        "pii_records": corpus.pii_records,
+        "pii_records": pii_records,
+        "voices": voices.summary(posts_by),
     }
     paths["ground_truth"].write_text(json.dumps(ground_truth, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return DemoSummary(
         posts=posts,
-        labeled_posts=annotator.labeled,
-        annotations=annotator.rows,
-        authors=len(corpus.authors),
+        labeled_posts=annotator.labeled + voice_annotator.labeled,
+        annotations=annotator.rows + voice_annotator.rows,
+        authors=len(listed),
         files={k: str(v) for k, v in paths.items()},
+        posts_by_type={t: sum(posts_by[p].get(t, 0) for p in PLATFORMS) for t in AUTHOR_TYPES},
     )

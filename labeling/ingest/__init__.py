@@ -5,5 +5,6 @@
 - `mapping` (+ `mappings/`): other export shapes mapped onto the contract by a YAML file;
 - `redaction/`: personal data removed (`patterns` fast path, `ner` Presidio stage);
 - `products` (+ `products.yaml`): product mentions from a brand/generic/misspelling dictionary;
+- `suppression`: the opt-out list (authors whose posts are dropped before anything is kept);
 - `pipeline`: the per-row logic shared with batch scoring; `run`: `occ ingest` over files.
 """

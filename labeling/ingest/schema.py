@@ -30,14 +30,36 @@ POST_SCHEMA = pa.schema(
         pa.field("likes", pa.int64()),
         pa.field("shares", pa.int64()),
         pa.field("replies", pa.int64()),
+        pa.field("author_handle", pa.string()),
+        pa.field("author_display_name", pa.string()),
+        pa.field("author_bio", pa.string()),
+        pa.field("author_url", pa.string()),
     ]
 )
-"""Input post columns. Only `post_id` and `text` are required; the rest degrade gracefully when missing."""
+"""Input post columns. Only `post_id` and `text` are required; the rest degrade gracefully when missing.
 
-INGESTED_SCHEMA = POST_SCHEMA.append(pa.field("products", pa.list_(pa.string()))).append(
-    pa.field("source_file", pa.string())
+The author profile (`author_handle`, `author_display_name`, `author_bio`, `author_url`) is optional: where an
+export carries it, it tells who is speaking (labeling/authors). The display name is personal data and is never
+stored: the row pipeline keeps only what is derived from it (credential tokens, a keyed hash for linking).
+"""
+
+PROFILE_SIGNAL_FIELDS = [
+    pa.field("author_credentials", pa.list_(pa.string())),
+    pa.field("author_name_key", pa.string()),
+    pa.field("author_links", pa.list_(pa.string())),
+]
+"""Derived at ingest from the raw profile (labeling/authors/signals.py): credential tokens found in the display
+name or bio, a keyed hash of the normalized display name, and the other profiles ("platform:handle") the bio
+or URL points to."""
+
+STORED_POST_FIELDS = [f for f in POST_SCHEMA if f.name != "author_display_name"]
+
+INGESTED_SCHEMA = pa.schema(
+    STORED_POST_FIELDS + PROFILE_SIGNAL_FIELDS
+    + [pa.field("products", pa.list_(pa.string())), pa.field("source_file", pa.string())]
 )
-"""What `occ ingest` writes: the contract plus product mentions and the file each row came from."""
+"""What `occ ingest` writes: the contract without the display name (its signals instead; the bio redacted),
+plus product mentions and the file each row came from."""
 
 QUARANTINE_SCHEMA = pa.schema(
     [
@@ -62,7 +84,8 @@ DUPLICATES_SCHEMA = pa.schema(
 )
 """Every dropped duplicate and the kept post it repeats, so labels on a dropped copy are not lost."""
 
-STRING_FIELDS = ("post_id", "text", "platform", "author_id", "author_specialty", "in_reply_to")
+STRING_FIELDS = ("post_id", "text", "platform", "author_id", "author_specialty", "in_reply_to", "author_handle",
+                 "author_display_name", "author_bio", "author_url")
 INT_FIELDS = ("author_followers", "likes", "shares", "replies")
 LIST_FIELDS = ("hashtags", "mentions")
 

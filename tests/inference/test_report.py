@@ -244,7 +244,8 @@ def test_summary_ranks_the_latest_complete_month_with_diverse_examples(known_rep
     assert summary["dols"] == ["a4"]
     # c1..c8, a3 and the odd author have no follower count: said, not hidden
     assert summary["notes"] == ["follower counts are missing for 36 of 74 posts (49%): reach counts followers only "
-                                "where known"], summary["notes"]
+                                "where known", "this run has no authors.parquet (scored before author typing): every "
+                                "author counts as a clinician voice"], summary["notes"]
     assert summary["model"]["version"] == "7" and summary["scoring_counts"]["rows_quarantined"] == 2
 
 
@@ -438,3 +439,58 @@ def test_cli_report_and_its_errors(known_report: dict[str, Any], tmp_path: Path)
     result = runner.invoke(app, ["report", str(known_report["scored"]), "--out", str(tmp_path / "y"),
                                  "--period", "week", "--params", str(ROOT / "params.yaml")])
     assert result.exit_code == 2 and "report.period" in result.output
+
+
+# ---- who is speaking: author types, persons, the clinician filter ---------------------------------------------
+
+def write_authors(scored: Path, types: dict[str, str], persons: dict[str, str] | None = None) -> None:
+    """authors.parquet as the author pass writes it: every author of the known rows, clinicians unless told."""
+    from labeling.authors.resolve import AUTHORS_FILE, AUTHORS_SCHEMA
+
+    counts = pd.Series([r["author_id"] for r in known_rows() if r["author_id"]]).value_counts()
+    rows = []
+    for author, n in sorted(counts.items()):
+        kind = types.get(author, "physician")
+        clinician = kind in ("physician", "other_clinician")
+        rows.append({"author_id": author, "person_id": (persons or {}).get(author, f"p_{author}"), "author_type": kind,
+                     "type_confidence": 0.9, "type_evidence": "test", "specialty": SPECIALTY.get(author) if clinician else None,
+                     "specialty_confidence": 0.9 if clinician else 0.0, "specialty_evidence": "", "is_clinician": clinician,
+                     "platforms": ["x"], "posts": int(n)})
+    pq.write_table(pa.Table.from_pylist(rows, schema=AUTHORS_SCHEMA), scored / AUTHORS_FILE)
+
+
+@pytest.fixture(scope="module")
+def typed_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """a3 and a4 (the opinion leader) are patients, b1 an industry account; c1 and c2 are one person."""
+    scored = write_scored(tmp_path_factory.mktemp("typed") / "scored", known_rows())
+    write_authors(scored, {"a3": "patient_caregiver", "a4": "patient_caregiver", "b1": "industry"},
+                  {"c1": "p_c", "c2": "p_c"})
+    return scored
+
+
+def test_clinician_voices_only_by_default(typed_run: Path, tmp_path: Path) -> None:
+    summary = build_report(typed_run, tmp_path / "report", config())
+    first = summary["top_gaps"][0]
+    assert (first["product"], first["topic"]) == ("Alpha", "long_term")
+    assert first["posts"] == 6 and first["authors"] == 2  # a1 and a2 only: a3's and a4's April posts left out
+    assert summary["dols"] == []  # a4 was the one leader, and is a patient
+    assert all(g["product"] != "Beta" for g in summary["top_gaps"])  # b1's dosing posts were the Beta gap
+    speakers = summary["speakers"]
+    assert speakers["voices"] == "clinicians" and speakers["persons"] == speakers["accounts"] - 1
+    assert speakers["posts_by_type"] == {"industry": 2, "patient_caregiver": 6, "physician": 66}
+    assert speakers["posts_left_out"] == 8 and speakers["non_clinician_share"] == round(8 / 74, 4)
+    html = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
+    assert "clinician voices only" in html and "11%</strong> of the posts came from non-clinicians" in html
+    gaps = pd.read_parquet(tmp_path / "report" / "gaps.parquet")
+    april = gaps[(gaps["product"] == "Alpha") & (gaps["topic"] == "long_term") & (gaps["period"] == "2026-04")].iloc[0]
+    assert april["specialty_mix"] == "cardiology 50%, oncology 50%"
+
+
+def test_all_voices_and_persons_counted_once(typed_run: Path, tmp_path: Path, known_report: dict[str, Any]) -> None:
+    summary = build_report(typed_run, tmp_path / "report", config(), voices="all")
+    first = summary["top_gaps"][0]
+    assert first["posts"] == 12 and first["authors"] == 4 and summary["dols"] == ["a4"]
+    assert summary["speakers"]["voices"] == "all" and summary["speakers"]["posts_left_out"] == 0
+    assert summary["authors"] == known_report["summary"]["authors"] - 1  # c1 and c2 are one person
+    leaders = pd.read_csv(tmp_path / "report" / "leaders.csv")
+    assert "c2" not in set(leaders["author_id"])  # the person shows under its main account (c1: same posts, smaller id)

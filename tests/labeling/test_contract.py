@@ -17,7 +17,10 @@ def test_schema_has_the_contract_fields() -> None:
     assert POST_SCHEMA.names == [
         "post_id", "text", "platform", "author_id", "author_specialty", "author_followers", "created_at",
         "hashtags", "in_reply_to", "mentions", "likes", "shares", "replies",
+        "author_handle", "author_display_name", "author_bio", "author_url",
     ]
+    assert "author_display_name" not in INGESTED_SCHEMA.names  # personal data: only its signals are stored
+    assert INGESTED_SCHEMA.field("author_credentials").type == pa.list_(pa.string())
     assert INGESTED_SCHEMA.field("products").type == pa.list_(pa.string())
 
 

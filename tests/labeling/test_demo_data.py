@@ -78,7 +78,9 @@ def test_summary_counts_match_files(corpus: tuple[Path, DemoSummary], posts: lis
     assert 0.25 * N_POSTS < summary.labeled_posts < 0.35 * N_POSTS
     with open(out / "authors.csv", encoding="utf-8", newline="") as handle:
         authors = list(csv.DictReader(handle))
-    assert summary.authors == len(authors) == round(300 * N_POSTS / 20_000)
+    assert summary.authors == len(authors)  # every account: clinicians' main and second accounts, other voices
+    assert sum(a["author_id"] == a["person_id"] and a["author_type"] in ("physician", "other_clinician")
+               for a in authors) == round(300 * N_POSTS / 20_000)
     assert set(summary.files) >= {"posts", "annotations", "products", "ground_truth", "authors", "true_labels"}
     assert all(Path(path).is_file() for path in summary.files.values())
     assert (out / "products.yaml").read_bytes() == (Path(labeling.__file__).parent / "ingest" / "products.yaml").read_bytes()
