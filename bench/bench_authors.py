@@ -33,8 +33,9 @@ from labeling.authors.evaluate import evaluate_authors  # noqa: E402
 from labeling.authors.resolve import read_profiles, resolve_authors  # noqa: E402
 
 
-def occ(*args: str, env: dict[str, str] | None = None) -> None:
-    subprocess.run([sys.executable, "-m", "occ", *args], cwd=ROOT, check=True, env=env,
+def occ(*args: str, cwd: Path, env: dict[str, str] | None = None) -> None:
+    """The CLI as a user runs it, in the work folder (MLflow's artifact folder lands there, not in the repo)."""
+    subprocess.run([str(Path(sys.executable).with_name("occ")), *args], cwd=cwd, check=True, env=env,
                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -89,9 +90,10 @@ def main() -> None:
     raw, ingested = work / "raw", work / "ingested"
     settings = load_settings(ROOT / "params.yaml").authors
     if not (raw / "authors.csv").is_file():
-        occ("demo-data", "--out", str(raw), "--posts", str(args.posts), "--seed", str(args.seed))
+        occ("demo-data", "--out", str(raw), "--posts", str(args.posts), "--seed", str(args.seed), cwd=work)
     if not (ingested / "posts.parquet").is_file():
-        occ("ingest", str(raw / "posts.jsonl"), "--out", str(ingested), "--products", str(raw / "products.yaml"))
+        occ("ingest", str(raw / "posts.jsonl"), "--out", str(ingested), "--products", str(raw / "products.yaml"),
+            cwd=work)
     truth = truth_table(raw)
     profiles = read_profiles([ingested / "posts.parquet"], settings.texts_per_author)
     rules = resolve_authors(profiles, settings).authors.to_pandas()
@@ -104,10 +106,14 @@ def main() -> None:
     held_out = truth[~truth["author_id"].isin(labeled["author_id"])]
     labels_csv, docs_csv = work / "labeled_authors.csv", work / "author_docs.csv"
     labeled[["author_id", "author_type"]].to_csv(labels_csv, index=False)
+    for stale in (work / "mlflow.db", work / "mlartifacts"):  # a rerun registers version 1 again
+        subprocess.run(["rm", "-rf", str(stale)], check=True)
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}"}
-    occ("authors", "training-file", str(ingested), "--labels", str(labels_csv), "--out", str(docs_csv), env=env)
+    occ("authors", "training-file", str(ingested), "--labels", str(labels_csv), "--out", str(docs_csv), cwd=work,
+        env=env)
     occ("train", "--model", "baseline", "--labels", str(docs_csv), "--taxonomy",
-        str(ROOT / "labeling" / "authors" / "taxonomy.yaml"), "--registered-model", "bench-author-types", env=env)
+        str(ROOT / "labeling" / "authors" / "taxonomy.yaml"), "--registered-model", "bench-author-types", cwd=work,
+        env=env)
     os.environ["MLFLOW_TRACKING_URI"] = env["MLFLOW_TRACKING_URI"]
     from inference.scoring.authors import type_model_from_uri
 
@@ -116,6 +122,9 @@ def main() -> None:
     show(f"Rules only, {len(held_out)} held-out authors (baseline):", evaluate_authors(rules, held_out))
     show(f"Rules + author-type model trained on {len(labeled)} labeled authors, same held-out authors:",
          evaluate_authors(with_model, held_out))
+    every = evaluate_authors(with_model, truth)
+    print(f"  links over every account with the model's types: precision {every['link_precision']}, recall "
+          f"{every['link_recall']} ({every['link_pairs_predicted']} predicted pairs, {every['link_pairs_true']} true)")
     if args.scored:
         rank_moves(args.scored, work)
     print(f"\nwork folder: {work}")

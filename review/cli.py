@@ -1,4 +1,4 @@
-"""`occ serve`, `occ users ...`, `occ review export | verify-audit | load`: thin wrappers over the workspace."""
+"""`occ serve`, `occ users ...`, `occ review export | export-links | verify-audit | load`: thin wrappers over the workspace."""
 
 from __future__ import annotations
 
@@ -43,9 +43,10 @@ def serve_command(
     host: Annotated[str, typer.Option("--host", help="Address to listen on (loopback by default; put a TLS reverse proxy in front for a team).")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8765,
     frozen_test: Annotated[Optional[Path], typer.Option("--frozen-test", help="Frozen test ids (never served to annotators); default dataset.frozen_test_file.")] = None,
+    link_decisions: Annotated[Optional[Path], typer.Option("--link-decisions", help="CSV the Accounts page writes each confirm / split decision to, for the next run; default authors.link_decisions (none: decisions stay in the database, see `occ review export-links`).")] = None,
     params_file: ParamsOption = None,
 ) -> None:
-    """Serve the review workspace: gap board, evidence backlog, adverse-event queue, annotation queue, audit log."""
+    """Serve the review workspace: gap board, evidence backlog, account links, adverse-event queue, annotation queue, audit log."""
     import uvicorn
 
     from review.loader import load_run
@@ -53,10 +54,16 @@ def serve_command(
 
     with user_errors():
         settings = load_settings(params_file)
+        if link_decisions is not None:
+            settings = settings.replace("authors", link_decisions=str(link_decisions))
         database = _open(db, scored)
         result = load_run(database, scored, report, settings, _actor(), frozen_test)
     typer.echo(f"{'already loaded' if result.already_loaded else 'loaded'}: run {result.run_id} ({result.posts} posts"
-               f"{f', {result.gaps} gap rows' if result.gaps else ''}) into {database.engine.url.render_as_string(hide_password=True)}")
+               f"{f', {result.gaps} gap rows' if result.gaps else ''}{f', {result.links} account links' if result.links else ''})"
+               f" into {database.engine.url.render_as_string(hide_password=True)}")
+    target = settings.authors.link_decisions
+    typer.echo(f"account-link decisions go to {target}" if target else
+               "account-link decisions stay in the database (`occ review export-links --out FILE` writes them)")
     typer.echo(f"review workspace on http://{host}:{port}/ (stop with Ctrl+C)")
     uvicorn.run(create_app(database, settings), host=host, port=port, log_level="warning", proxy_headers=True)
 
@@ -151,6 +158,21 @@ def review_export_command(
                f"{result.corrections} correction(s)) -> {out}; train on it with `occ train --labels {out} --taxonomy ...`")
     for task, counts in result.sources.items():
         typer.echo(f"  {task}: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()))
+
+
+@review_app.command("export-links")
+def review_export_links_command(
+    out: Annotated[Path, typer.Option("--out", help="The link decisions CSV the next run reads (authors.link_decisions); created, or appended to.")],
+    db: DbOption = None,
+    scored: ScoredOption = None,
+) -> None:
+    """Write reviewers' confirm / split decisions on account links as the CSV `occ score` / `occ authors resolve` read; decisions the file already holds are not added twice."""
+    from review.account_links import export_link_decisions
+
+    with user_errors():
+        result = export_link_decisions(_open(db, scored), out)
+    typer.echo(f"{result.written} link decision(s) written to {out} ({result.already_there} already there); the next "
+               f"run applies them with authors.link_decisions: {out} (or `occ authors resolve RUN --decisions {out}`)")
 
 
 @review_app.command("verify-audit")

@@ -8,6 +8,11 @@ At load time the annotation queue is ordered by the labeling loop's own strategy
 the first `review.queue_diverse` posts by uncertainty with diversity, the rest by uncertainty, from the
 probabilities the scored run stores; a post goes to two annotators when a stable hash of its id falls in the
 `review.double_annotation_share`.
+
+A run folder may also hold the author pass's tables (`author_links.parquet`, `authors.parquet`, schemas in
+`labeling.authors.resolve`): each candidate link is stored with both accounts' type, specialty and platforms for
+the Accounts page (`review.account_links`). A run without them loads as before and has no links; a run loaded
+before the workspace knew about links gets them when it is loaded again.
 """
 
 from __future__ import annotations
@@ -29,10 +34,11 @@ from common.checksums import sha256_file
 from common.errors import OccError
 from common.settings import Settings
 from labeling.loop.selection import combined_uncertainty, select_diverse, text_vectors
+from labeling.authors.resolve import AUTHORS_FILE, LINKS_FILE
 from labeling.taxonomy import taxonomy_from_dict
 from review.audit import record, utcnow
 from review.db import Database
-from review.schema import Gap, GapPost, Post, Run
+from review.schema import LINK_DECISIONS, AuthorLink, Gap, GapPost, Post, Run
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +56,8 @@ class LoadResult:
     posts: int
     gaps: int
     already_loaded: bool
+    links: int = 0
+    """Account links stored (on an already loaded run: links added now because it had none before)."""
 
 
 def _period(created: pd.Series, period: str) -> pd.Series:
@@ -76,7 +84,8 @@ def load_run(db: Database, scored_dir: Path, report_dir: Path | None, settings: 
     with db.transaction() as session:
         existing = session.execute(select(Run).where(Run.manifest_sha256 == digest)).scalar_one_or_none()
         if existing is not None:
-            return LoadResult(existing.id, existing.posts, 0, True)
+            added = _backfill_links(session, existing, scored_dir, actor)
+            return LoadResult(existing.id, existing.posts, 0, True, added)
     taxonomy_dict = manifest.get("taxonomy") or {}
     taxonomy = taxonomy_from_dict(taxonomy_dict, f"{manifest_path} taxonomy")
     summary = _report_summary(report_dir)
@@ -109,12 +118,14 @@ def load_run(db: Database, scored_dir: Path, report_dir: Path | None, settings: 
         _insert(session, GapPost, gap_posts)
         gaps = _gap_rows(run.id, report_dir)
         _insert(session, Gap, gaps)
+        links = _author_link_rows(run.id, scored_dir)
+        _insert(session, AuthorLink, links)
         record(session, actor, "run.load", "run", run.id, None,
                {"scored_dir": str(scored_dir), "report_dir": str(report_dir) if report_dir else None,
-                "posts": len(table), "gaps": len(gaps), "model": run.model})
-        logger.info("loaded %d posts, %d gap rows and %d gap-post links from %s", len(rows), len(gaps), len(gap_posts),
-                    scored_dir)
-        return LoadResult(run.id, len(rows), len(gaps), False)
+                "posts": len(table), "gaps": len(gaps), "author_links": len(links), "model": run.model})
+        logger.info("loaded %d posts, %d gap rows, %d gap-post links and %d account links from %s", len(rows),
+                    len(gaps), len(gap_posts), len(links), scored_dir)
+        return LoadResult(run.id, len(rows), len(gaps), False, len(links))
 
 
 def _report_summary(report_dir: Path | None) -> dict[str, Any] | None:
@@ -240,6 +251,71 @@ def _gap_rows(run_id: int, report_dir: Path | None) -> list[dict[str, Any]]:
                      "growth": float(gap.get("growth") or 1.0),
                      "parts": {c[len("part_"):]: round(float(gap[c]), 4) for c in part_columns}})
     return rows
+
+
+def _backfill_links(session: Any, run: Run, scored_dir: Path, actor: str) -> int:
+    """An already loaded run without stored links (loaded before links existed, or before the author pass ran
+    on its folder) gets the folder's links now; one with links keeps them as they are."""
+    if session.execute(select(AuthorLink.id).where(AuthorLink.run_id == run.id).limit(1)).first() is not None:
+        return 0
+    links = _author_link_rows(run.id, scored_dir)
+    if links:
+        _insert(session, AuthorLink, links)
+        record(session, actor, "run.load_links", "run", run.id, None,
+               {"scored_dir": str(scored_dir), "author_links": len(links)})
+    return len(links)
+
+
+def _read_parquet(path: Path, wanted: tuple[str, ...], required: tuple[str, ...]) -> dict[str, list[Any]]:
+    """The `wanted` columns a file has (missing optional ones: all None), as Python lists."""
+    try:
+        names = pq.ParquetFile(path).schema_arrow.names
+        missing = [c for c in required if c not in names]
+        if missing:
+            raise LoadError(f"{path} lacks the column(s) {', '.join(missing)}: expected the author pass's table "
+                            "(labeling.authors.resolve); rerun `occ authors resolve` on the run folder")
+        table = pq.read_table(path, columns=[c for c in wanted if c in names])
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise LoadError(f"{path} cannot be read as Parquet ({exc}); rerun `occ authors resolve` on the run "
+                        "folder") from exc
+    return {c: table.column(c).to_pylist() if c in table.column_names else [None] * table.num_rows for c in wanted}
+
+
+def _author_link_rows(run_id: int, scored_dir: Path) -> list[dict[str, Any]]:
+    """`author_links.parquet` as rows of `author_links`, each with both accounts' type, specialty, platforms and
+    post count from `authors.parquet` (absent: unknown). No links file: no rows."""
+    links_path, authors_path = Path(scored_dir) / LINKS_FILE, Path(scored_dir) / AUTHORS_FILE
+    if not links_path.is_file():
+        return []
+    links = _read_parquet(links_path, ("author_a", "author_b", "confidence", "reason", "linked", "decision"),
+                          ("author_a", "author_b"))
+    wanted = {a for a in links["author_a"] + links["author_b"] if a}
+    accounts: dict[str, dict[str, Any]] = {}
+    if authors_path.is_file() and wanted:
+        authors = _read_parquet(authors_path, ("author_id", "author_type", "specialty", "platforms", "posts"),
+                                ("author_id",))
+        for i, author_id in enumerate(authors["author_id"]):
+            if author_id in wanted:
+                accounts[author_id] = {"type": authors["author_type"][i], "specialty": authors["specialty"][i],
+                                       "platforms": [str(p) for p in (authors["platforms"][i] or [])],
+                                       "posts": authors["posts"][i]}
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for i, (a, b) in enumerate(zip(links["author_a"], links["author_b"])):
+        if not a or not b or a == b:
+            continue
+        a, b = (str(a), str(b)) if str(a) < str(b) else (str(b), str(a))
+        confidence = links["confidence"][i]
+        decision = links["decision"][i]
+        row = {"run_id": run_id, "author_a": a, "author_b": b,
+               "confidence": None if confidence is None or np.isnan(confidence) else round(float(confidence), 4),
+               "reason": _text(links["reason"][i]), "linked": bool(links["linked"][i]),
+               "prior_decision": decision if decision in LINK_DECISIONS else None}
+        for side, author in (("a", a), ("b", b)):
+            info = accounts.get(author, {})
+            row.update({f"{side}_type": info.get("type"), f"{side}_specialty": info.get("specialty"),
+                        f"{side}_platforms": info.get("platforms", []), f"{side}_posts": info.get("posts")})
+        rows[(a, b)] = row  # one row per pair (the file has one; a repeated pair keeps its last row)
+    return list(rows.values())
 
 
 def _insert(session: Any, model: type, rows: list[dict[str, Any]], returning: bool = False) -> list[int]:

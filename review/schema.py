@@ -2,8 +2,9 @@
 
 Decisions are keyed by what they are about, not by the run that showed it, so loading next month's scored
 run keeps every earlier decision: a gap's status by (product, topic), a label correction and a safety
-decision by post id. Rows people can change carry a `version` (optimistic locking: a stale form is a
-conflict, never a silent overwrite). The audit log is append-only and hash-chained (`review.audit`).
+decision by post id, an account-link decision by the pair of author ids. Rows people can change carry a
+`version` (optimistic locking: a stale form is a conflict, never a silent overwrite). The audit log is
+append-only and hash-chained (`review.audit`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ BACKLOG_STATUSES = ("proposed", "approved", "in progress", "done", "declined")
 PRIORITIES = ("high", "medium", "low")
 AE_DECISIONS = ("valid case", "not an adverse event", "needs follow-up")
 AE_CRITERIA = ("identifiable_patient", "identifiable_reporter", "suspect_product", "adverse_event")
+LINK_DECISIONS = ("confirm", "split")
+"""A reviewer's word on two accounts: one person (confirm) or two people (split); `labeling.authors.linking`."""
 
 
 class Base(DeclarativeBase):
@@ -230,6 +233,48 @@ class AeDecision(Base):
     version: Mapped[int] = mapped_column(Integer, default=0)
     decided_by: Mapped[str] = mapped_column(String(80))
     decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuthorLink(Base):
+    """A candidate link between two accounts on different platforms, as a loaded run's author pass found it
+    (`author_links.parquet`), with both accounts' type, specialty and platforms copied from `authors.parquet`
+    so the Accounts page needs no file at request time. `prior_decision` is the run's own `decision` column
+    (an earlier reviewer's, from the decisions file that run read)."""
+
+    __tablename__ = "author_links"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    author_a: Mapped[str] = mapped_column(String(200))
+    author_b: Mapped[str] = mapped_column(String(200))
+    confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    linked: Mapped[bool] = mapped_column(Boolean, default=False)
+    prior_decision: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    a_type: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    a_specialty: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    a_platforms: Mapped[list] = mapped_column(JSON)
+    a_posts: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    b_type: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    b_specialty: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    b_platforms: Mapped[list] = mapped_column(JSON)
+    b_posts: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    __table_args__ = (UniqueConstraint("run_id", "author_a", "author_b", name="uq_author_links_run_pair"),
+                      Index("ix_author_links_pair", "author_a", "author_b"))
+
+
+class AccountLinkDecision(Base):
+    """A reviewer's confirm / split of two accounts, keyed by the pair (author_a < author_b) whichever run
+    showed it, so next month's run keeps it; `version` makes a stale page a conflict."""
+
+    __tablename__ = "link_decisions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    author_a: Mapped[str] = mapped_column(String(200))
+    author_b: Mapped[str] = mapped_column(String(200))
+    decision: Mapped[str] = mapped_column(String(10))
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    decided_by: Mapped[str] = mapped_column(String(80))
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (UniqueConstraint("author_a", "author_b", name="uq_link_decisions_pair"),)
 
 
 class AuditEntry(Base):

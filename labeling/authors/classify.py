@@ -124,7 +124,8 @@ BIO_CUES: dict[str, tuple[tuple[str, float], ...]] = {
     ),
     "patient_caregiver": (
         (r"\bpatient advocate\b", 0.85), (r"\bliving with\b", 0.8), (r"\b\w+ warrior\b", 0.8),
-        (r"\b(?:mom|mum|mother|dad|father) of\b", 0.5), (r"\bcaregiver\b", 0.8), (r"\bcare partner\b", 0.8),
+        (r"\b(?:mom|mum|mother|dad|father) of\b", 0.5), (r"\bnot a (?:doctor|physician|clinician)\b", 0.85),
+        (r"\b(?:since|dx(?:'?d)?) (?:19|20)\d\d\b", 0.5), (r"\bcaregiver\b", 0.8), (r"\bcare partner\b", 0.8),
         (r"\bsurvivor\b", 0.75), (r"\bdiagnosed (?:with|in)\b", 0.8), (r"\bT[12]D since\b", 0.85),
         (r"\btype [12] diabetic\b", 0.8), (r"\bspoonie\b", 0.8), (r"\bmy (?:doctor|oncologist|endo)\b", 0.7),
     ),
@@ -139,6 +140,8 @@ POST_CUES: dict[str, tuple[str, ...]] = {
     "physician": (
         r"\bmy patients?\b", r"\bin my (?:practice|clinic)\b", r"\bI (?:usually |often |now )?prescribe\b",
         r"\bon rounds\b", r"\bin clinic (?:today|this week)\b", r"\bour (?:fellows|residents)\b",
+        r"\bmy pts\b", r"\bgrand rounds\b", r"\bclinic (?:today|day)\b", r"\bjournal club\b",
+        r"\bpeer[- ]to[- ]peer\b", r"\bfrom (?:my )?practice\b",
         (r"\bas an? (?:cardiologist|oncologist|endocrinologist|physician|hospitalist|doc|internist|"
          r"rheumatologist|nephrologist|\w+ologist)\b"),
     ),
@@ -160,6 +163,11 @@ POST_CUES: dict[str, tuple[str, ...]] = {
         r"\bI was prescribed\b", r"\bI(?:'ve| have) been prescribed\b", r"\bstarted me on\b",
         r"\bmy (?:husband|wife|mom|mum|dad|son|daughter|mother|father|partner|kid)(?:'s|’s)\b",
         r"\bmy (?:blood sugar|a1c|side effects)\b", r"\bliving with (?:t[12]d|diabetes|cancer|ra|lupus|ckd)\b",
+        r"\bas a patient\b", r"\bnot a doctor\b", r"\bIANAD\b", r"\bthrowaway\b", r"\b(?:long[- ]time )?lurker\b",
+        r"\bmy (?:husband|wife|mom|mum|dad|son|daughter|mother|father|partner|kid)\b",
+        (r"\bmy (?:scans|joint pain|skin|flares?|symptoms|diagnosis|meds|medication|treatment|infusions?|insurance|"
+         r"copay|chronic illness|ckd|egfr|cancer|condition)\b"),
+        r"\bnobody can tell me\b", r"\bchanged my life\b", r"\bmonth \d+ on\b", r"\bsupport group\b",
     ),
 }
 """Post wording per author type: each counts as the share of the author's posts that carry any of them."""
@@ -488,6 +496,10 @@ def _specialty(profile: AuthorProfile, bio: str, texts: list[str], author_type: 
     if in_bio:
         key = "bio" if len(in_bio) == 1 else "bio_mixed"
         return in_bio[0], SPECIALTY_CONFIDENCE[key], f"bio words ({', '.join(in_bio)})"
+    in_bio_tags = {SPECIALTY_HASHTAGS.get(t.lower()) for t in _HASHTAG.findall(bio)} - {None, *not_theirs}
+    if len(in_bio_tags) == 1:  # "#RheumTwitter" in a bio names the author's own field
+        (tag,) = in_bio_tags
+        return tag, SPECIALTY_CONFIDENCE["bio"], "specialty hashtag in bio"
     tagged = _hashtag_specialty(texts, not_theirs)
     if tagged:
         return tagged

@@ -193,15 +193,21 @@ def _ask_model(profiles: Sequence[AuthorProfile], decisions: dict[str, AuthorDec
                type_model: TypeModel) -> None:
     """Rules first; where their confidence is below `authors.model_below` (and the author is not a bot), the
     model's answer wins when it is more confident than the rules and above `min_type_confidence`."""
-    unsure = [p for p in profiles if decisions[p.author_id].type_confidence < settings.model_below
-              and not decisions[p.author_id].type_evidence.startswith("repetitive automated posting")]
+    def is_unsure(decision: AuthorDecision) -> bool:
+        if decision.type_evidence.startswith("repetitive automated posting"):
+            return False  # a bot is not a voice, whatever a model of voices says
+        return decision.author_type == "unknown" or decision.type_confidence < settings.model_below
+
+    unsure = [p for p in profiles if is_unsure(decisions[p.author_id])]
     if not unsure:
         return
     answers = type_model(unsure)
     changed = 0
     for profile, (label, probability) in zip(unsure, answers):
         rules = decisions[profile.author_id]
-        if probability < settings.min_type_confidence or probability <= rules.type_confidence:
+        # "unknown" carries the confidence that nothing convincing was found, not a rival answer
+        rival = 0.0 if rules.author_type == "unknown" else rules.type_confidence
+        if probability < settings.min_type_confidence or probability <= rival:
             continue
         decision = AuthorDecision(label, round(float(probability), 3),
                                   f"model: {label} p={probability:.2f}; rules: {rules.author_type} "

@@ -1,8 +1,8 @@
 """The review workspace as a FastAPI application: Jinja2 pages (autoescaped), htmx served from the package.
 
 Routes are thin: a `Guard` decides who may call each one, a service module (`review.gaps`, `review.safety`,
-`review.annotation`, `review.accounts`) does the work inside one database transaction, and a page renders the
-result. A conflicting or invalid change renders the page again with the reason (409 / 422); nothing that
+`review.annotation`, `review.account_links`, `review.accounts`) does the work inside one database transaction,
+and a page renders the result. A conflicting or invalid change renders the page again with the reason (409 / 422); nothing that
 was acknowledged is lost, because the transaction commits before the response is sent.
 """
 
@@ -20,10 +20,11 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from common.errors import OccError
 from common.settings import Settings
-from review import annotation, gaps, safety
+from review import account_links, annotation, gaps, safety
 from review.accounts import Identity, add_user, disable_user, list_users, login, logout
 from review.audit import verify
 from review.db import Database
@@ -253,6 +254,47 @@ def create_app(db: Database, settings: Settings) -> FastAPI:
             return page(request, "backlog.html.j2", 409 if isinstance(exc, Conflict) else 422, items=items,
                         statuses=BACKLOG_STATUSES, priorities=PRIORITIES, chosen={}, error=str(exc))
         return RedirectResponse("/backlog?saved=1", status_code=303)
+
+    # ---- account links (reviewers: the people who decide gaps) ---------------------------------------------------
+
+    decisions_file = Path(settings.authors.link_decisions) if settings.authors.link_decisions else None
+
+    def _accounts_context(session: Any, page_number: int) -> dict[str, Any]:
+        return {"listing": account_links.links_page(session, settings.authors.link_threshold, page_number),
+                "threshold": settings.authors.link_threshold, "decisions_file": decisions_file}
+
+    @app.get("/accounts", response_class=HTMLResponse)
+    def accounts_page(request: Request, page_number: int = 1, me: Identity = Depends(REVIEWER)) -> Response:
+        with db.reading() as session:
+            context = _accounts_context(session, page_number)
+        return page_(request, "accounts.html.j2", context)
+
+    @app.post("/accounts/links/{link_id}")
+    def account_link_decide(request: Request, link_id: int, decision: str = Form(""), version: int = Form(...),
+                            me: Identity = Depends(REVIEWER)) -> Response:
+        """Confirm or split one link. From htmx the answer is the link's row (its new state, or the state that
+        won and why not saved: 409 conflict, 422 invalid, 503 decisions file); from a plain form, a redirect."""
+        error: OccError | None = None
+        try:
+            with db.transaction() as session:
+                account_links.decide(session, me.name, link_id, decision, version, decisions_file)
+        except IntegrityError:  # PostgreSQL: two first decisions on one pair at once; the other one won
+            error = Conflict("another reviewer decided this link at the same moment; nothing was overwritten: "
+                             "their decision is shown now, decide again if you disagree")
+        except (Conflict, Invalid, account_links.DecisionsFileError) as exc:
+            error = exc
+        status = (200 if error is None else 409 if isinstance(error, Conflict)
+                  else 422 if isinstance(error, Invalid) else 503)
+        if request.headers.get("hx-request"):
+            with db.reading() as session:
+                row = account_links.link_row(session, link_id)
+            return page(request, "account_link_row.html.j2", status, row=row, row_error=str(error) if error else None,
+                        row_saved=error is None)
+        if error is None:
+            return RedirectResponse("/accounts?saved=1", status_code=303)
+        with db.reading() as session:
+            context = _accounts_context(session, 1)
+        return page_(request, "accounts.html.j2", {**context, "error": str(error)}, status)
 
     # ---- adverse-event queue (safety) -------------------------------------------------------------------------
 

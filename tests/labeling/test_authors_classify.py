@@ -210,3 +210,16 @@ def test_every_decision_uses_the_declared_vocabularies() -> None:
         assert decision.author_type in AUTHOR_TYPES and 0.0 <= decision.type_confidence <= 1.0
         assert decision.specialty is None or (decision.author_type in CLINICIAN_TYPES
                                               and decision.specialty in SPECIALTIES)
+
+
+def test_everyday_patient_wording_without_a_bio() -> None:
+    texts = ["Long time lurker, first post. Month 4 on Jakvira and my flares are finally calmer",
+             "my insurance denied it again, so frustrating",
+             "Is it ok for my son? he has kidney problems"]
+    decision = classify_author(profile(platforms=("reddit",), texts=texts, n_posts=3), SETTINGS)
+    assert decision.author_type == "patient_caregiver", decision
+
+
+def test_a_specialty_hashtag_in_the_bio_names_the_field() -> None:
+    decision = classify_author(profile(display_name="Priya Park, DO", bio="runner | #RheumTwitter"), SETTINGS)
+    assert decision.specialty == "rheumatology" and decision.specialty_evidence == "specialty hashtag in bio"

@@ -78,6 +78,8 @@ def routes(ws) -> list[tuple[str, str, set[str], dict]]:
         ("GET", "/backlog/export.csv", {"reviewer", "admin"}, {}),
         ("GET", "/backlog/export.json", {"reviewer", "admin"}, {}),
         ("POST", "/backlog/1", {"reviewer", "admin"}, {"version": "0", "status": "approved"}),
+        ("GET", "/accounts", {"reviewer", "admin"}, {}),
+        ("POST", "/accounts/links/1", {"reviewer", "admin"}, {"decision": "confirm", "version": "0"}),
         ("GET", "/safety", {"safety", "admin"}, {}),
         ("GET", "/safety/export.csv", {"safety", "admin"}, {}),
         ("POST", f"/safety/{post}", {"safety", "admin"}, {"decision": "needs follow-up", "version": "0"}),
@@ -168,15 +170,26 @@ def test_gap_posts_are_paginated_on_the_server(ws) -> None:
 def test_label_corrections_and_their_conflict(ws) -> None:
     from review.gaps import corrections_for
 
+    from sqlalchemy import select
+
+    from review.schema import Post
+
     rita, rob = ws.client("reviewer"), ws.client(name="rob")
     post, gap = ws.ids["ae_post"], ws.ids["gap"]
-    form = {"version": "0", "gap_id": str(gap), "present:sentiment": "on", "task:sentiment": "negative",
-            "present:perception": "on", "task:perception": ["efficacy", "comparison"]}
+    with ws.db.transaction() as session:  # a correction must differ from what the model said, or it is no correction
+        said = session.execute(select(Post.predictions).where(Post.post_id == post)).scalars().first()
+    sentiment = next(label for label in ("negative", "neutral", "positive")
+                     if [label] != said["sentiment"]["labels"])
+    aspects = next(pair for pair in (["efficacy", "comparison"], ["access_cost"])
+                   if sorted(pair) != sorted(said["perception"]["labels"]))
+    other = next(label for label in ("positive", "neutral", "negative") if label != sentiment)
+    form = {"version": "0", "gap_id": str(gap), "present:sentiment": "on", "task:sentiment": sentiment,
+            "present:perception": "on", "task:perception": aspects}
     assert rita.post(f"/posts/{post}/labels", form).status_code == 303
-    assert rob.post(f"/posts/{post}/labels", {**form, "task:sentiment": "positive"}).status_code == 409
+    assert rob.post(f"/posts/{post}/labels", {**form, "task:sentiment": other}).status_code == 409
     with ws.db.transaction() as session:
         current = corrections_for(session, post)
-    assert current["sentiment"].labels == ["negative"] and current["perception"].labels == ["efficacy", "comparison"]
+    assert current["sentiment"].labels == [sentiment] and current["perception"].labels == aspects
     bad = rita.post(f"/posts/{post}/labels", {"version": str(current["perception"].id), "gap_id": str(gap),
                                               "present:sentiment": "on", "task:sentiment": "ecstatic"})
     assert bad.status_code == 422 and "ecstatic" in bad.text

@@ -20,6 +20,16 @@
     if (token) { event.detail.headers["X-CSRF-Token"] = token; }
   });
   document.addEventListener("htmx:afterSwap", function (event) { applyWidths(event.target); });
+  // Inside [data-swap-errors] (the Accounts page) a refused change answers with the item as it now is and why
+  // (409 conflict, 422 invalid, 503 file not writable): show that instead of dropping the answer.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var status = event.detail.xhr.status;
+    var source = event.detail.elt || event.target;
+    if ([409, 422, 503].includes(status) && source && source.closest && source.closest("[data-swap-errors]")) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
 
   // Gap board: j / k move the selection, Enter opens it.
   function boardKeys(event) {
