@@ -98,7 +98,9 @@ def report_command(
         settings = load_settings(params_file)
         if period is not None:
             settings = settings.replace("report", period=period)
-        suppression = load_suppression(suppress if suppress is not None else settings.ingest.suppress_file)
+        persons = scored_dir / "authors.parquet"  # the run's own person links: a person id reaches every account
+        suppression = load_suppression(suppress if suppress is not None else settings.ingest.suppress_file,
+                                       persons_file=persons if persons.is_file() else None)
         summary = build_report(scored_dir, out, settings.report, wanted, settings.safety.task, suppression=suppression,
                                voices="all" if all_voices else None)
     speakers = summary.get("speakers") or {}
