@@ -67,6 +67,10 @@ def attach_authors(frames: PostFrames, authors: pd.DataFrame | None, voices: str
     """Join the author pass onto `frames` in place and apply the clinician filter; returns the summary."""
     posts = frames.posts
     posts["account_id"] = posts["author_id"]
+    if authors is not None:
+        # only accounts whose posts were read: an account left out (suppressed) must not come back as the main
+        # account its linked accounts are shown under
+        authors = authors[authors["author_id"].isin(set(posts["author_id"].dropna()))]
     if authors is None or authors.empty:
         posts["author_type"] = pd.Series([None] * len(posts), dtype="object")
         frames.notes.append("this run has no authors.parquet (scored before author typing): every author counts "
