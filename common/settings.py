@@ -253,8 +253,9 @@ class BaselineSettings:
     max_features: int = 200000
     """n-grams kept per block (word, char), most frequent first."""
     min_df: int = 2
-    C: float = 4.0
-    """1.0 ties on the public corpora but compresses probabilities: the safety recall target then flags most posts."""
+    C: float = 2.0
+    """Inverse regularization. Across the 8 public tasks (5 seeds) 2.0 and 1.5 are the values tried that are at or above
+    the plain reference on every task (4.0 and 8.0 fall below it on PsyTAR); 2.0 has the higher mean."""
     class_weight: str | None = "balanced"
     """balanced | null."""
     max_iter: int = 1000
