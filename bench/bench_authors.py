@@ -87,6 +87,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench_authors_"))
+    work.mkdir(parents=True, exist_ok=True)
     raw, ingested = work / "raw", work / "ingested"
     settings = load_settings(ROOT / "params.yaml").authors
     if not (raw / "authors.csv").is_file():
