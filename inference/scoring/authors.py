@@ -17,7 +17,7 @@ from common.errors import OccError
 from common.settings import AuthorSettings
 from labeling.authors.classify import AuthorProfile
 from labeling.authors.documents import AUTHOR_TASK, author_document
-from labeling.authors.resolve import TypeModel, write_author_tables
+from labeling.authors.resolve import AUTHORS_FILE, TypeModel, write_author_tables
 
 logger = logging.getLogger(__name__)
 
@@ -54,3 +54,14 @@ def author_pass(parts: Sequence[Path], out_dir: Path, settings: AuthorSettings) 
     if settings.model:
         summary["type_model"] = settings.model
     return summary
+
+
+def author_types(out_dir: Path) -> dict[str, str]:
+    """author_id -> author_type of the run's author pass (empty when there is none)."""
+    import pyarrow.parquet as pq
+
+    path = Path(out_dir) / AUTHORS_FILE
+    if not path.is_file():
+        return {}
+    table = pq.read_table(path, columns=["author_id", "author_type"])
+    return dict(zip(table.column("author_id").to_pylist(), table.column("author_type").to_pylist()))

@@ -21,6 +21,8 @@ from common.spreadsheet import spreadsheet_safe
 from labeling.ingest.schema import INGESTED_SCHEMA
 from models.tasks import TaskSpec, decide_indices
 
+HCP_TYPES = ("physician", "other_clinician")
+
 PROVENANCE_FIELDS = [
     pa.field("model_name", pa.string()),
     pa.field("model_version", pa.string()),
@@ -81,11 +83,14 @@ def scored_table(rows: list[dict[str, Any]], specs: Sequence[TaskSpec], proba: M
     return pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
 
 
-AE_COLUMNS = ["post_id", "platform", "author_id", "created_at", "products", "probability", "text",
-              "model_name", "model_version", "source_file"]
+AE_COLUMNS = ["post_id", "platform", "author_id", "reporter_type", "reporter_is_hcp", "created_at", "products",
+              "probability", "text", "model_name", "model_version", "source_file"]
+"""`reporter_type` is the author type of the author pass; `reporter_is_hcp` (yes / no / unknown) is what a case
+report records as the reporter's qualification (health care professional or consumer)."""
 
 
-def write_adverse_events(parts: Iterable[Path], out_path: Path, spec: TaskSpec) -> int:
+def write_adverse_events(parts: Iterable[Path], out_path: Path, spec: TaskSpec,
+                         author_types: Mapping[str, str] | None = None) -> int:
     """Every scored post whose decision on the safety task is its flagged label, for the safety team.
 
     Built from the decision column itself, never by re-applying the threshold to the stored scores: the
@@ -100,11 +105,11 @@ def write_adverse_events(parts: Iterable[Path], out_path: Path, spec: TaskSpec) 
         writer = csv.writer(handle, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
         writer.writerow(AE_COLUMNS)
         for part in parts:
-            count += _write_flagged(writer, part, columns, spec)
+            count += _write_flagged(writer, part, columns, spec, author_types or {})
     return count
 
 
-def _write_flagged(writer: Any, part: Path, columns: list[str], spec: TaskSpec) -> int:
+def _write_flagged(writer: Any, part: Path, columns: list[str], spec: TaskSpec, author_types: Mapping[str, str]) -> int:
     table = pq.read_table(part, columns=columns)
     flagged = pc.equal(table.column(spec.name), pa.scalar(spec.positive, pa.string())).fill_null(False)
     hits = table.filter(flagged)
@@ -113,5 +118,8 @@ def _write_flagged(writer: Any, part: Path, columns: list[str], spec: TaskSpec) 
         row["products"] = "|".join(row["products"] or [])
         row["probability"] = f"{probability:.4f}"
         row["created_at"] = row["created_at"].isoformat() if row["created_at"] else ""
+        kind = author_types.get(row["author_id"] or "")
+        row["reporter_type"] = kind or ""
+        row["reporter_is_hcp"] = "unknown" if kind in (None, "unknown") else ("yes" if kind in HCP_TYPES else "no")
         writer.writerow([spreadsheet_safe(row[c]) for c in AE_COLUMNS])
     return hits.num_rows

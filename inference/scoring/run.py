@@ -29,7 +29,7 @@ from common.checksums import sha256_file
 from common.errors import OccError
 from common.progress import Progress
 from common.settings import ScoreSettings, Settings
-from inference.scoring.authors import author_pass
+from inference.scoring.authors import author_pass, author_types
 from inference.scoring.outputs import scored_schema, scored_table, write_adverse_events
 from labeling.ingest.mapping import IDENTITY, ColumnMapping
 from labeling.ingest.pipeline import IngestStats, PostPipeline
@@ -256,11 +256,11 @@ def finish_run(out_dir: Path, inputs: Sequence[Path], checksums: dict[str, str],
     """
     parts = sorted((out_dir / SCORES_DIR).glob("part-*.parquet"))
     written = sum(pq.read_metadata(p).num_rows for p in parts)
+    authors = author_pass(parts, out_dir, settings.authors)  # who is speaking: decided per author, over the whole run
     ae_count = None
     safety = next((s for s in bundle.specs if s.name == settings.safety.task and s.kind == "binary"), None)
     if safety is not None:
-        ae_count = write_adverse_events(parts, out_dir / AE_FILE, safety)
-    authors = author_pass(parts, out_dir, settings.authors)  # who is speaking: decided per author, over the whole run
+        ae_count = write_adverse_events(parts, out_dir / AE_FILE, safety, author_types(out_dir))
     seconds = time.monotonic() - started
     manifest = {
         "complete": True,

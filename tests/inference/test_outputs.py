@@ -84,3 +84,27 @@ def test_adverse_event_export_follows_the_decision_column_at_the_rounding_edge(t
     with open(tmp_path / "adverse_events.csv", encoding="utf-8", newline="") as handle:
         exported = [row["post_id"] for row in csv.DictReader(handle)]
     assert exported == [f"p{i}" for i, label in enumerate(decided) if label == "yes"] and count == 3
+
+
+def test_adverse_event_export_names_the_reporters_qualification(tmp_path) -> None:
+    """The safety team records whether the reporter is a health care professional: from the author pass."""
+    import csv
+
+    import pyarrow.parquet as pq
+
+    from inference.scoring.outputs import write_adverse_events
+
+    n = 4
+    rows = [{**row, "author_id": author} for row, author in zip(_rows(n), ["doc", "pat", "bot", None])]
+    ae = np.tile([[0.1, 0.9]], (n, 1))
+    proba = {"tone": np.full((n, 3), 1 / 3), "topics": np.zeros((n, 3)), "ae": ae}
+    provenance = {"model_name": "m", "model_version": "1", "model_run_id": "r",
+                  "scored_at": datetime(2026, 1, 1, tzinfo=timezone.utc)}
+    part = tmp_path / "part-000000.parquet"
+    pq.write_table(scored_table(rows, SPECS, proba, {**THRESHOLDS, "ae": [0.5]}, provenance), part)
+    types = {"doc": "physician", "pat": "patient_caregiver", "bot": "unknown"}
+    assert write_adverse_events([part], tmp_path / "ae.csv", SPECS[2], types) == n
+    with open(tmp_path / "ae.csv", encoding="utf-8", newline="") as handle:
+        exported = {row["post_id"]: (row["reporter_type"], row["reporter_is_hcp"]) for row in csv.DictReader(handle)}
+    assert exported == {"p0": ("physician", "yes"), "p1": ("patient_caregiver", "no"), "p2": ("unknown", "unknown"),
+                        "p3": ("", "unknown")}

@@ -52,6 +52,9 @@ def test_score_outputs_schema_provenance_and_accounting(registry: dict, tmp_path
     with open(out / "adverse_events.csv", newline="") as handle:
         flagged = list(csv.DictReader(handle))
     assert flagged and all(float(r["probability"]) > 0 for r in flagged)
+    authors = pq.read_table(out / "authors.parquet").to_pylist()  # the run's author pass: every author, typed
+    assert {a["author_id"] for a in authors} == {r["author_id"] for r in rows if r["author_id"]}
+    assert all(r["reporter_is_hcp"] in ("yes", "no", "unknown") for r in flagged)
     assert not any(r["text"].startswith(("=", "+", "-", "@")) for r in flagged)
     again = occ(registry, "score", str(dump), "--out", str(out), "--model", "models:/occ-score@champion")
     assert again.returncode == 2 and "new --out" in again.stderr
