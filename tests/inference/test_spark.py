@@ -48,11 +48,12 @@ def make_inputs(folder: Path) -> list[Path]:
     extra = folder / "extra.csv"
     with open(extra, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["post_id", "text", "author_id"])
-        writer.writerow(["c1", "severe nausea reported\nurgent help needed today", "d1"])
-        writer.writerow(["c2", "prior auth again", "d2", "one field too many"])
-        writer.writerow(["q5", "already seen in the Parquet file", "d3"])
-        writer.writerow(["c3", "rash after two weeks, call me at 555-123-4567", "d4"])
+        writer.writerow(["post_id", "text", "author_id", "author_display_name", "author_bio"])
+        writer.writerow(["c1", "severe nausea reported\nurgent help needed today", "d1", "Dr. Jane Roe, MD, FACC",
+                         "Cardiologist. Also on X: @janeroe_md. jane.roe@clinic.example"])
+        writer.writerow(["c2", "prior auth again", "d2", "", "", "one field too many"])
+        writer.writerow(["q5", "already seen in the Parquet file", "d3", "", ""])
+        writer.writerow(["c3", "rash after two weeks, call me at 555-123-4567", "d4", "Sam Lee RN", ""])
     return [dump, more, extra]
 
 
@@ -95,6 +96,13 @@ def test_spark_engine_matches_local_engine(registry: dict, tmp_path: Path) -> No
         assert pq.read_schema(part).equals(pq.read_schema(next(local_out.glob("scores/part-*.parquet"))))
     assert pq.read_table(spark_out / "quarantine.parquet").equals(pq.read_table(local_out / "quarantine.parquet"))
     assert (spark_out / "adverse_events.csv").read_text() == (local_out / "adverse_events.csv").read_text()
+    for name in ("authors.parquet", "author_links.parquet"):  # the author pass reads what either engine wrote
+        assert pq.read_table(spark_out / name).equals(pq.read_table(local_out / name)), name
+    profile = {r["post_id"]: r for r in ours.select(["post_id", "author_credentials", "author_name_key", "author_bio",
+                                                     "author_links"]).to_pylist()}
+    assert profile["c1"]["author_credentials"] == ["Dr", "FACC", "MD"] and profile["c1"]["author_name_key"]
+    assert profile["c1"]["author_links"] == ["x:janeroe_md"] and "jane.roe@" not in profile["c1"]["author_bio"]
+    assert "author_display_name" not in ours.column_names  # personal data: never stored
 
 
 def test_missing_pyspark_is_a_clear_error_before_any_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
