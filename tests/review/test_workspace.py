@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from workspace import ACCOUNTS, PASSWORD, csv_rows, open_workspace
+from workspace import PASSWORD, csv_rows, open_workspace
 
 pytestmark = pytest.mark.slow
 
