@@ -124,9 +124,7 @@ def build_report(scored_dir: Path, out_dir: Path, config: ReportSettings, produc
                      "they add no edge to the interaction graph")
 
     rising = rising_voices(frames.posts, frames.mentions, frames.products, frames.evidence, view_products,
-                           frames.evidence_labels, rank_period,
-                           VoiceSettings(top_n=config.leaders_per_scope, min_inbound=config.dol_min_inbound,
-                                         lookback=config.growth_baseline_periods, rise_ratio=config.rise_ratio))
+                           frames.evidence_labels, rank_period, VoiceSettings.from_report(config))
 
     gaps = gap_table(frames, config, chosen, leaders.dols, rank_period)
     top = ranked_gaps(gaps, config.top_gaps)

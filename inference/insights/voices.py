@@ -26,6 +26,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from common.settings import ReportSettings
 from inference.insights.network import (
     author_stats,
     build_graph,
@@ -40,10 +41,18 @@ STATUSES = ("new", "rising", "steady", "fading")
 
 @dataclass(frozen=True)
 class VoiceSettings:
-    top_n: int = 10
-    min_inbound: int = 2
-    lookback: int = 3
-    rise_ratio: float = 1.5
+    """The report settings rising voices read, under the names this module uses (values: `report` in params.yaml)."""
+
+    top_n: int
+    min_inbound: int
+    lookback: int
+    rise_ratio: float
+
+    @classmethod
+    def from_report(cls, config: ReportSettings) -> "VoiceSettings":
+        """Leaders per scope, their inbound floor and the baseline periods are the report's own."""
+        return cls(top_n=config.leaders_per_scope, min_inbound=config.dol_min_inbound,
+                   lookback=config.growth_baseline_periods, rise_ratio=config.rise_ratio)
 
 
 def _period_ranks(posts: pd.DataFrame, edges: pd.DataFrame, period: pd.Period, scope: str) -> pd.DataFrame:
@@ -59,7 +68,7 @@ def _period_ranks(posts: pd.DataFrame, edges: pd.DataFrame, period: pd.Period, s
 
 
 def scope_voices(posts: pd.DataFrame, mentions: pd.DataFrame, scope: str, now: pd.Period,
-                 settings: VoiceSettings = VoiceSettings()) -> pd.DataFrame:
+                 settings: VoiceSettings) -> pd.DataFrame:
     """The voices of one scope: `posts` (row, post_id, author_id, in_reply_to, period, created_at, specialty,
     followers, engagement) are the scope's posts, with `author_id` already the voice (person) id."""
     edges = interaction_edges(posts, mentions)
@@ -125,7 +134,7 @@ def scope_voices(posts: pd.DataFrame, mentions: pd.DataFrame, scope: str, now: p
 
 def rising_voices(posts: pd.DataFrame, mentions: pd.DataFrame, products: pd.DataFrame,
                   evidence: pd.DataFrame | None, scope_products: Sequence[str], scope_topics: Sequence[str],
-                  now: pd.Period | None, settings: VoiceSettings = VoiceSettings()) -> pd.DataFrame:
+                  now: pd.Period | None, settings: VoiceSettings) -> pd.DataFrame:
     """New, rising, steady and fading voices overall, per product and per topic (one table, `VOICE_COLUMNS`)."""
     if now is None or posts.empty:
         return pd.DataFrame(columns=VOICE_COLUMNS)

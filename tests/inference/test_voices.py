@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from common.settings import ReportSettings
 from inference.insights.voices import VoiceSettings, rising_voices, scope_voices
 
 MONTHS = [pd.Period(m, "M") for m in ("2026-06", "2026-07", "2026-08", "2026-09")]
@@ -41,7 +42,8 @@ def _history() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def test_statuses_follow_the_history() -> None:
     posts, mentions = _history()
-    voices = scope_voices(posts, mentions, "all", MONTHS[-1], VoiceSettings(top_n=3, min_inbound=2, lookback=3))
+    voices = scope_voices(posts, mentions, "all", MONTHS[-1],
+                          VoiceSettings(top_n=3, min_inbound=2, lookback=3, rise_ratio=1.5))
     status = dict(zip(voices["voice"], voices["status"]))
     assert status == {"newbie": "new", "riser": "rising", "steady": "steady", "old": "fading"}
     old = voices.set_index("voice").loc["old"]
@@ -53,7 +55,8 @@ def test_scopes_and_empty_inputs() -> None:
     posts, mentions = _history()
     products = posts[["row", "product"]]
     table = rising_voices(posts, mentions, products, None, ["Glucavex", "Renaflo"], [], MONTHS[-1],
-                          VoiceSettings(top_n=3, min_inbound=2))
+                          VoiceSettings(top_n=3, min_inbound=2, lookback=3, rise_ratio=1.5))
     assert set(table["scope"]) == {"all", "product:Glucavex"}  # no Renaflo posts: no voices there
-    assert rising_voices(posts.iloc[0:0], mentions.iloc[0:0], products, None, [], [], MONTHS[-1]).empty
-    assert rising_voices(posts, mentions, products, None, [], [], None).empty
+    defaults = VoiceSettings.from_report(ReportSettings())
+    assert rising_voices(posts.iloc[0:0], mentions.iloc[0:0], products, None, [], [], MONTHS[-1], defaults).empty
+    assert rising_voices(posts, mentions, products, None, [], [], None, defaults).empty
