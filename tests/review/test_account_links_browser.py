@@ -5,8 +5,6 @@ test-artifacts/workspace/ beside the other workspace pages'."""
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 from typing import Iterator
 
@@ -15,29 +13,16 @@ from sqlalchemy import select
 
 from link_runs import build_run, open_link_workspace
 from test_workspace_browser import Session, browser  # noqa: F401 - `browser` is the shared Chromium fixture
-from workspace import ACCOUNTS, free_port
+from workspace import ACCOUNTS, serving
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture()
 def link_server(db_url: str, tmp_path: Path) -> Iterator[tuple[str, object]]:
-    import uvicorn
-
     ws = open_link_workspace(db_url, build_run(tmp_path / "run"), tmp_path / "link_decisions.csv")
-    instance = uvicorn.Server(uvicorn.Config(ws.app, host="127.0.0.1", port=free_port(), log_level="warning"))
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not instance.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert instance.started, "uvicorn did not start"
-    try:
-        yield f"http://127.0.0.1:{instance.config.port}", ws
-    finally:
-        instance.should_exit = True
-        thread.join(timeout=10)
-        ws.db.dispose()
+    with serving(ws) as base:
+        yield base, ws
 
 
 def test_a_reviewer_confirms_the_most_uncertain_link_in_chromium(link_server, browser, db_url: str) -> None:  # noqa: F811

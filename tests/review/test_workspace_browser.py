@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import threading
-import time
 from pathlib import Path
 from typing import Iterator
 
@@ -15,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from review.schema import Post
-from workspace import ACCOUNTS, PASSWORD, csv_rows, free_port, open_workspace
+from workspace import ACCOUNTS, PASSWORD, csv_rows, open_workspace, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "workspace"
@@ -35,24 +33,9 @@ def chromium_or_fail() -> str:
 
 @pytest.fixture()
 def server(db_url: str, scored_run: dict) -> Iterator[tuple[str, object]]:
-    import uvicorn
-
     ws = open_workspace(db_url, scored_run)
-    port = free_port()
-    config = uvicorn.Config(ws.app, host="127.0.0.1", port=port, log_level="warning")
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not instance.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert instance.started, "uvicorn did not start"
-    try:
-        yield f"http://127.0.0.1:{port}", ws
-    finally:
-        instance.should_exit = True
-        thread.join(timeout=10)
-        ws.db.dispose()
+    with serving(ws) as base:
+        yield base, ws
 
 
 @pytest.fixture()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from sqlalchemy import select
 from starlette.testclient import TestClient
@@ -93,6 +94,29 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@contextmanager
+def serving(ws: Any) -> Iterator[str]:
+    """The workspace's app under a real uvicorn on 127.0.0.1 (a free port), for the browser; yields the base URL."""
+    import threading
+    import time
+
+    import uvicorn
+
+    instance = uvicorn.Server(uvicorn.Config(ws.app, host="127.0.0.1", port=free_port(), log_level="warning"))
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not instance.started and time.time() < deadline:
+        time.sleep(0.05)
+    assert instance.started, "uvicorn did not start"
+    try:
+        yield f"http://127.0.0.1:{instance.config.port}"
+    finally:
+        instance.should_exit = True
+        thread.join(timeout=10)
+        ws.db.dispose()
 
 
 def csv_rows(text: str) -> list[dict[str, str]]:
