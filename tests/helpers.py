@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 from pathlib import Path
-from typing import TYPE_CHECKING
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator
 
 import pandas as pd
 
@@ -84,3 +86,24 @@ def write_params(path: Path, **sections: dict) -> Path:
 
     path.write_text(yaml.safe_dump(settings(**sections).to_dict(), sort_keys=False), encoding="utf-8")
     return path
+
+
+@contextmanager
+def local_mlflow(home: Path) -> Iterator[str]:
+    """A throwaway MLflow store (SQLite in `home`, artifacts beside it) with `home` as the working folder; the
+    previous tracking URI and folder come back afterwards. Yields the tracking URI."""
+    import mlflow
+
+    old_uri, old_cwd = os.environ.get("MLFLOW_TRACKING_URI"), os.getcwd()
+    uri = f"sqlite:///{home / 'mlflow.db'}"
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    os.chdir(home)
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield uri
+    finally:
+        os.chdir(old_cwd)
+        if old_uri is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = old_uri

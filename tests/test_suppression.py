@@ -277,19 +277,14 @@ def flow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """Demo corpus -> ingest (suppressed) -> dataset -> baseline in MLflow -> score (suppressed and not) -> reports."""
     import mlflow
 
-    from helpers import settings, write_params
+    from helpers import local_mlflow, settings, write_params
     from labeling.demo.generator import generate_demo
     from labeling.ingest.products import load_products
     from training.data import build_dataset_from
     from training.train import train_and_register
 
     home = tmp_path_factory.mktemp("suppression")
-    old_uri, old_cwd = os.environ.get("MLFLOW_TRACKING_URI"), os.getcwd()
-    uri = f"sqlite:///{home / 'mlflow.db'}"
-    os.environ["MLFLOW_TRACKING_URI"] = uri
-    os.chdir(home)
-    mlflow.set_tracking_uri(uri)
-    try:
+    with local_mlflow(home) as uri:
         generate_demo(home / "raw", posts=1500, seed=31, labeled_fraction=0.5)
         rows = [json.loads(line) for line in (home / "raw" / "posts.jsonl").read_text(encoding="utf-8").splitlines()]
         posts_by = Counter(r["author_id"] for r in rows)
@@ -374,12 +369,6 @@ def flow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         yield {"home": home, "uri": uri, "params": params, "optout": optout, "dump": dump, "model": model,
                "needles": suppressed_names, "leader": leader, "expected": expected,
                "ingested": ingested, "scored": scored, "report": report, "before": before}
-    finally:
-        os.chdir(old_cwd)
-        if old_uri is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = old_uri
 
 
 def _inputs_and_controls(home: Path) -> tuple[Path, ...]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -16,19 +15,13 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="session")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Two registered versions of `occ-score`: v1 (champion) and v2 (challenger)."""
-    import mlflow
 
-    from helpers import settings, write_params
+    from helpers import local_mlflow, settings, write_params
     from training.data import build_dataset_from
     from training.train import train_and_register
 
     home = tmp_path_factory.mktemp("registry")
-    uri = f"sqlite:///{home / 'mlflow.db'}"
-    old_uri, old_cwd = os.environ.get("MLFLOW_TRACKING_URI"), os.getcwd()
-    os.environ["MLFLOW_TRACKING_URI"] = uri
-    os.chdir(home)
-    mlflow.set_tracking_uri(uri)
-    try:
+    with local_mlflow(home) as uri:
         taxonomy = home / "taxonomy.yaml"
         taxonomy.write_text(yaml.safe_dump(TAXONOMY, sort_keys=False))
         labels = home / "labels.csv"
@@ -42,10 +35,4 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> dict:
         params_file = write_params(home / "params.yaml", **chosen, score={"chunk_rows": 200},
                                    registry={"model_name": "occ-score"})
         yield {"uri": uri, "home": home, "v1": v1.version, "v2": v2.version, "params": params_file}
-    finally:
-        os.chdir(old_cwd)
-        if old_uri is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = old_uri
 

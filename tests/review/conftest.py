@@ -24,7 +24,7 @@ def scored_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Demo posts -> ingest -> dataset -> baseline (registered) -> score a fresh dump (with an XSS post) -> report."""
     import mlflow
 
-    from helpers import settings
+    from helpers import local_mlflow, settings
     from inference.insights.report import build_report
     from inference.scoring.run import score
     from labeling.demo.generator import generate_demo
@@ -33,12 +33,7 @@ def scored_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     from training.train import train_and_register
 
     home = tmp_path_factory.mktemp("review_run")
-    old_uri, old_cwd = os.environ.get("MLFLOW_TRACKING_URI"), os.getcwd()
-    uri = f"sqlite:///{home / 'mlflow.db'}"
-    os.environ["MLFLOW_TRACKING_URI"] = uri
-    os.chdir(home)
-    mlflow.set_tracking_uri(uri)
-    try:
+    with local_mlflow(home) as uri:
         chosen = settings(baseline={"min_df": 1})
         generate_demo(home / "raw", posts=3000, seed=31, labeled_fraction=0.5)
         ingest([home / "raw" / "posts.jsonl"], home / "ingested", progress=False)
@@ -57,12 +52,6 @@ def scored_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
         build_report(home / "scored", home / "report", chosen.report, safety_task="adverse_event")
         yield {"home": home, "scored": home / "scored", "report": home / "report", "frozen": home / "frozen.txt",
                "tracking": uri, "raw": home / "raw", "ingested": home / "ingested"}
-    finally:
-        os.chdir(old_cwd)
-        if old_uri is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = old_uri
 
 
 def _postgres_bin() -> Path:
