@@ -42,10 +42,10 @@ def resolve_command(
     from labeling.authors.resolve import write_author_tables
 
     with user_errors():
-        settings = load_settings(params_file).authors
+        settings = load_settings(params_file)
         if decisions is not None:
-            settings = load_settings(params_file).replace("authors", link_decisions=str(decisions)).authors
-        summary = write_author_tables(run_parts(run_dir), run_dir, settings)
+            settings = settings.replace("authors", link_decisions=str(decisions))
+        summary = write_author_tables(run_parts(run_dir), run_dir, settings.authors)
     typer.echo(json.dumps(summary, sort_keys=True))
 
 
@@ -119,6 +119,7 @@ def training_file_command(
             writer = csv.DictWriter(handle, fieldnames=["post_id", "author_id", "text", AUTHOR_TASK])
             writer.writeheader()
             writer.writerows(rows)
+    taxonomy = AUTHOR_TAXONOMY.relative_to(Path.cwd()) if AUTHOR_TAXONOMY.is_relative_to(Path.cwd()) else AUTHOR_TAXONOMY
     typer.echo(f"wrote {len(rows)} author documents to {out} ({len(labeled) - len(rows)} labeled authors without "
-               f"posts in the run); train with: occ train --labels {out} --taxonomy {AUTHOR_TAXONOMY.relative_to(Path.cwd()) if AUTHOR_TAXONOMY.is_relative_to(Path.cwd()) else AUTHOR_TAXONOMY} "
+               f"posts in the run); train with: occ train --labels {out} --taxonomy {taxonomy} "
                "--registered-model occ-author-types")
