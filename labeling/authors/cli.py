@@ -17,8 +17,8 @@ app = typer.Typer(no_args_is_help=True, help="Who is speaking: author types, spe
                   "persons, reviewers' link decisions.")
 
 
-class RunFolderError(OccError, ValueError):
-    """The folder holds neither ingested posts nor scored parts."""
+class AuthorsInputError(OccError, ValueError):
+    """An input the authors commands cannot use: a folder that is not a run, a bad decision, a bad truth file."""
 
 
 def run_parts(run_dir: Path) -> list[Path]:
@@ -28,7 +28,7 @@ def run_parts(run_dir: Path) -> list[Path]:
     parts = sorted((run_dir / "scores").glob("part-*.parquet"))
     if parts:
         return parts
-    raise RunFolderError(f"{run_dir} holds neither posts.parquet (occ ingest) nor scores/part-*.parquet (occ score); "
+    raise AuthorsInputError(f"{run_dir} holds neither posts.parquet (occ ingest) nor scores/part-*.parquet (occ score); "
                          "pass the folder an ingest or scoring run wrote")
 
 
@@ -64,9 +64,9 @@ def decide_command(
     with user_errors():
         path = decisions or Path(load_settings(params_file).authors.link_decisions or "")
         if not str(path):
-            raise RunFolderError("no decisions file: pass --decisions FILE or set authors.link_decisions")
+            raise AuthorsInputError("no decisions file: pass --decisions FILE or set authors.link_decisions")
         if decision not in ("confirm", "split"):
-            raise RunFolderError(f"decision must be confirm or split, got {decision!r}")
+            raise AuthorsInputError(f"decision must be confirm or split, got {decision!r}")
         a, b = sorted((author_a, author_b))
         write_link_decision(path, LinkDecision(a, b, decision, reviewer, datetime.now(timezone.utc).isoformat()))
     typer.echo(f"recorded {decision} of {a} ~ {b} in {path}")
@@ -85,11 +85,11 @@ def evaluate_command(
 
     with user_errors():
         if not (run_dir / AUTHORS_FILE).is_file():
-            raise RunFolderError(f"{run_dir / AUTHORS_FILE} is missing: run occ authors resolve {run_dir} first")
+            raise AuthorsInputError(f"{run_dir / AUTHORS_FILE} is missing: run occ authors resolve {run_dir} first")
         predicted = pd.read_parquet(run_dir / AUTHORS_FILE)
         labeled = pd.read_csv(truth, dtype=str, keep_default_na=False).replace({"": None})
         if not {"author_id", "author_type"} <= set(labeled.columns):
-            raise RunFolderError(f"{truth} needs columns author_id and author_type; found {list(labeled.columns)}")
+            raise AuthorsInputError(f"{truth} needs columns author_id and author_type; found {list(labeled.columns)}")
         figures = evaluate_authors(predicted, labeled)
     typer.echo(json.dumps(figures, sort_keys=True))
 
@@ -114,7 +114,7 @@ def training_file_command(
             labeled = list(csv.DictReader(handle))
         rows = training_rows(read_profiles(run_parts(run_dir), settings.texts_per_author), labeled)
         if not rows:
-            raise RunFolderError(f"none of the {len(labeled)} labeled authors in {labels} posted in {run_dir}")
+            raise AuthorsInputError(f"none of the {len(labeled)} labeled authors in {labels} posted in {run_dir}")
         with AtomicTextWriter(out) as handle:
             writer = csv.DictWriter(handle, fieldnames=["post_id", "author_id", "text", AUTHOR_TASK])
             writer.writeheader()
