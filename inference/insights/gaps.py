@@ -32,6 +32,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from common.errors import OccError
 from common.settings import ReportSettings, ReportWeights
@@ -177,12 +178,44 @@ def needed_columns(run: ScoredRun, config: ReportSettings) -> list[str]:
     return [c for c in dict.fromkeys(wanted) if c in run.columns]
 
 
+class PostIds:
+    """`row` -> post_id, read back from the part files for the few rows that need it (example posts).
+
+    Post ids are unique strings, so a column of them costs as much as every other per-post column together
+    (about 20 bytes a post); nothing but the example posts needs them once replies are resolved to rows.
+    """
+
+    def __init__(self, parts: Sequence[Path], kept: Sequence[np.ndarray | None], lengths: Sequence[int]) -> None:
+        self._parts = list(parts)
+        self._kept = list(kept)          # per part: positions of the rows read (None: every row)
+        self._starts = np.concatenate([[0], np.cumsum(lengths)]).astype("int64")
+
+    def lookup(self, rows: np.ndarray) -> np.ndarray:
+        """The post ids of `rows` (positions in `PostFrames.posts["row"]` numbering), as an object array."""
+        rows = np.asarray(rows, dtype="int64")
+        out = np.empty(len(rows), dtype=object)
+        part_of = np.searchsorted(self._starts, rows, side="right") - 1
+        for part in np.unique(part_of):
+            at = part_of == part
+            local = rows[at] - self._starts[part]
+            if self._kept[part] is not None:
+                local = self._kept[part][local]
+            ids = pq.read_table(self._parts[part], columns=["post_id"]).column("post_id")
+            out[at] = ids.take(pa.array(local)).to_numpy(zero_copy_only=False)
+        return out
+
+
 @dataclass
 class PostFrames:
-    """The scored posts as compact frames keyed by `row` (the post's position in the read table).
+    """The scored posts as compact frames keyed by `row` (the post's position in the read data).
 
-    List columns are exploded into long frames (row, value) with pyarrow, which keeps a million posts far below
-    the memory that Python lists in a pandas column would take.
+    Why compact: a report reads every scored post, and at 10^7 posts string ids in pandas columns cost
+    several GB. Ids and labels are pandas categoricals whose categories are sorted, so sorting by one sorts by
+    the text and ties break exactly as they did on strings; `author_id` and `mention` share one category list
+    (an edge compares them). Replies are resolved to rows at read time (`reply_row`: the row of the post
+    replied to; -1 where that post is not in the data; NA for a post that is no reply), so post ids are not
+    kept; `post_ids` reads them back for the few rows that need them. List columns are exploded into long
+    frames (row, value). Figures (docs/PERFORMANCE.md, `bench/bench_report.py`): see `load_posts`.
     """
 
     posts: pd.DataFrame
@@ -198,34 +231,7 @@ class PostFrames:
     period_freq: str = "M"
     suppressed: int = 0
     """Posts left out at read time because their author is on the suppression list."""
-
-
-def _explode(column: pa.ChunkedArray | pa.Array, lower: bool = False, strip: str = "") -> pd.DataFrame:
-    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    if len(array) == 0 or not pa.types.is_list(array.type) and not pa.types.is_large_list(array.type):
-        return pd.DataFrame({"row": pd.Series([], dtype="int64"), "value": pd.Series([], dtype="str")})
-    values = pc.list_flatten(array)
-    rows = pc.list_parent_indices(array)
-    if strip:
-        values = pc.utf8_ltrim(values, characters=strip)
-    if lower:
-        values = pc.utf8_lower(values)
-    frame = pd.DataFrame({"row": rows.to_numpy(zero_copy_only=False).astype("int64"),
-                          "value": values.to_pandas().astype("str")})
-    frame = frame[frame["value"].notna() & (frame["value"] != "")]
-    return frame.drop_duplicates().reset_index(drop=True)
-
-
-def _int_or_zero(table: pa.Table, name: str) -> np.ndarray:
-    if name not in table.column_names:
-        return np.zeros(table.num_rows, dtype="int64")
-    return pc.fill_null(table.column(name), 0).to_numpy().astype("int64")
-
-
-def _string(table: pa.Table, name: str) -> pd.Series:
-    if name not in table.column_names:
-        return pd.Series([None] * table.num_rows, dtype="str")
-    return table.column(name).to_pandas().astype("str")
+    post_ids: PostIds | None = None
 
 
 def to_period(created_at: pd.Series, freq: str) -> pd.Series:
@@ -234,31 +240,256 @@ def to_period(created_at: pd.Series, freq: str) -> pd.Series:
     return ts.dt.tz_convert("UTC").dt.tz_localize(None).dt.to_period(freq)
 
 
-def frames_from_table(table: pa.Table, run_tasks: Mapping[str, Mapping[str, Any] | None], config: ReportSettings) -> PostFrames:
-    """Turn the read columns into `PostFrames`; `run_tasks` maps each configured task to its taxonomy entry."""
-    notes: list[str] = []
-    n = table.num_rows
-    posts = pd.DataFrame({
-        "row": np.arange(n, dtype="int64"),
-        "post_id": _string(table, "post_id"),
-        "author_id": _string(table, "author_id"),
-        "specialty": _string(table, "author_specialty"),
-        "platform": _string(table, "platform"),
-        "in_reply_to": _string(table, "in_reply_to"),
-    })
-    if "author_followers" in table.column_names:
-        posts["followers"] = table.column("author_followers").to_pandas().astype("Float64")
-    else:
-        posts["followers"] = pd.Series([pd.NA] * n, dtype="Float64")
-    posts["engagement"] = _int_or_zero(table, "likes") + _int_or_zero(table, "shares") + _int_or_zero(table, "replies")
-    if "created_at" in table.column_names:
-        posts["created_at"] = table.column("created_at").to_pandas()
-    else:
-        posts["created_at"] = pd.Series([pd.NaT] * n, dtype="datetime64[us, UTC]")
-    freq = PERIOD_FREQ[config.period]
-    posts["period"] = to_period(posts["created_at"], freq)
+def run_tasks_for(run: ScoredRun, config: ReportSettings) -> dict[str, Any]:
+    return {"evidence": run.task(config.evidence_task), "sentiment": run.task(config.sentiment_task),
+            "perception": run.task(config.perception_task), "safety": run.task(run.safety_task),
+            "safety_name": run.safety_task,
+            "_all": run.taxonomy.get("tasks", [])}
 
-    missing = [c for c in BASE_COLUMNS if c not in table.column_names]
+
+class _Coder:
+    """Collects a string column part by part as dictionary codes; `finish` gives one sorted categorical.
+
+    Each part is dictionary-encoded on its own (pyarrow), so only int32 codes and each part's distinct values
+    are held; the categories are the sorted union, and every part's codes are remapped into it at the end."""
+
+    def __init__(self) -> None:
+        self.codes: list[np.ndarray] = []
+        self.values: list[pa.Array] = []
+
+    def add(self, array: pa.Array | pa.ChunkedArray) -> None:
+        if isinstance(array, pa.ChunkedArray):
+            array = array.combine_chunks()
+        encoded = pc.dictionary_encode(array.cast(pa.string()))
+        self.codes.append(pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype("int32"))
+        self.values.append(encoded.dictionary)
+
+    def categories(self) -> pa.Array:
+        if not self.values:
+            return pa.array([], pa.string())
+        merged = pc.unique(pa.chunked_array(self.values, pa.string()))
+        return merged.take(pc.sort_indices(merged))
+
+    def finish(self, categories: pa.Array | None = None) -> pd.Categorical:
+        categories = self.categories() if categories is None else categories
+        out = []
+        for codes, values in zip(self.codes, self.values):
+            remap = pc.index_in(values, value_set=categories).to_numpy(zero_copy_only=False)
+            remap = np.append(remap.astype("int32"), np.int32(-1)) if len(remap) else np.array([-1], "int32")
+            out.append(remap[codes])                  # -1 (null) indexes the appended -1
+        self.codes, self.values = [], []
+        codes = np.concatenate(out) if out else np.array([], "int32")
+        return pd.Categorical.from_codes(codes, categories=pd.Index(categories.to_pylist(), dtype="str"))
+
+
+class _LongCoder:
+    """An exploded list column (row, value) collected part by part; values as a `_Coder`."""
+
+    def __init__(self, lower: bool = False, strip: str = "") -> None:
+        self.rows: list[np.ndarray] = []
+        self.coder = _Coder()
+        self.lower, self.strip = lower, strip
+
+    def add(self, column: pa.ChunkedArray | None, offset: int) -> None:
+        if column is None:
+            return
+        array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        if len(array) == 0 or not pa.types.is_list(array.type) and not pa.types.is_large_list(array.type):
+            return
+        values = pc.list_flatten(array)
+        rows = pc.list_parent_indices(array).to_numpy(zero_copy_only=False).astype("int64") + offset
+        if self.strip:
+            values = pc.utf8_ltrim(values, characters=self.strip)
+        if self.lower:
+            values = pc.utf8_lower(values)
+        keep = pc.and_(pc.is_valid(values), pc.not_equal(values, "")).to_numpy(zero_copy_only=False) \
+            if len(values) else np.zeros(0, bool)
+        values = values.filter(pa.array(keep))
+        rows = rows[keep]
+        # one (row, value) pair once, first occurrence kept, as drop_duplicates on the strings did
+        encoded = pc.dictionary_encode(values)
+        codes = encoded.indices.to_numpy(zero_copy_only=False).astype("int64")
+        pair = rows * (len(encoded.dictionary) + 1) + codes
+        _, first = np.unique(pair, return_index=True)
+        first.sort()
+        self.rows.append(rows[first].astype("int32"))
+        self.coder.add(values.take(pa.array(first)))
+
+    def finish(self, name: str, categories: pa.Array | None = None) -> pd.DataFrame:
+        rows = np.concatenate(self.rows) if self.rows else np.array([], "int32")
+        return pd.DataFrame({"row": rows, name: self.coder.finish(categories)})
+
+
+def _int_or_zero(table: pa.Table, name: str) -> np.ndarray:
+    if name not in table.column_names:
+        return np.zeros(table.num_rows, dtype="int64")
+    return pc.fill_null(table.column(name), 0).to_numpy().astype("int64")
+
+
+def _read_parts(run: ScoredRun, columns: list[str], suppression: Suppression | None
+                ) -> Iterable[tuple[pa.Table, np.ndarray | None, int]]:
+    """Each part's `columns` with suppressed authors' rows dropped: (table, kept positions or None, rows read)."""
+    extra = [c for c in ("author_handle", "person_id") if suppression and c in run.columns and c not in columns]
+    for path in run.parts:
+        table = pq.read_table(path, columns=[c for c in columns + extra if c in run.columns])
+        read = table.num_rows
+        kept = None
+        if suppression and table.num_rows:
+            mask = pc.fill_null(suppression.table_mask(table), False)
+            if pc.sum(mask).as_py():
+                kept = np.flatnonzero(~mask.to_numpy(zero_copy_only=False)).astype("int64")
+                table = table.take(pa.array(kept))
+        yield table.drop_columns([c for c in extra if c in table.column_names]), kept, read
+
+
+def _reply_rows(run: ScoredRun, suppression: Suppression | None) -> np.ndarray:
+    """For each post read, the row of the post it replies to: -1 when that post is not in the data, -2 for a
+    post that is no reply. One pass over post_id and in_reply_to only, before anything else is held."""
+    ids, replies = [], []
+    for table, _, _ in _read_parts(run, ["post_id", "in_reply_to", "author_id"], suppression):
+        ids.append(table.column("post_id").combine_chunks().cast(pa.string()))
+        if "in_reply_to" in table.column_names:
+            replies.append(table.column("in_reply_to").combine_chunks().cast(pa.string()))
+    if not replies:
+        return np.full(sum(len(a) for a in ids), -2, dtype="int32")
+    reply = pa.chunked_array(replies, pa.string())
+    found = pc.index_in(reply, value_set=pa.concat_arrays(ids) if ids else pa.array([], pa.string()))
+    del ids
+    rows = pc.fill_null(found, -1).to_numpy().astype("int32")
+    rows[pc.is_null(reply).to_numpy(zero_copy_only=False)] = -2
+    return rows
+
+
+def load_posts(run: ScoredRun, config: ReportSettings, suppression: Suppression | None = None) -> PostFrames:
+    """Read the needed columns of every part (no text, no score structs) into compact `PostFrames`.
+
+    Part by part: each part's columns are dictionary-encoded and exploded while only that part is held, so the
+    peak is the compact frames plus one part, not the whole run as Arrow and pandas strings at once.
+
+    With a suppression list, the rows of suppressed authors are dropped as they are read and suppressed accounts
+    are removed from the mentions: a run scored before someone opted out must not profile them either (their
+    posts leave the figures, gap counts and leader lists; replies to their posts no longer resolve to an author).
+    """
+    columns = needed_columns(run, config)
+    run_tasks = run_tasks_for(run, config)
+    names = set(run.columns)
+    freq = PERIOD_FREQ[config.period]
+    safety_task = run_tasks.get("safety")
+    safety_name = safety_task.get("name") if safety_task is not None else run_tasks.get("safety_name")
+    sentiment_task = run_tasks.get("sentiment")
+    has_sentiment = sentiment_task is not None and config.sentiment_task in names \
+        and not _is_list_column(run, config.sentiment_task)
+    positive = None
+    if safety_task is not None and safety_name in names:
+        positive = safety_task.get("positive")
+        if positive is None:
+            labels = task_labels(safety_task)
+            positive = labels[-1] if len(labels) == 2 else None
+    evidence_task = run_tasks.get("evidence")
+    has_evidence = evidence_task is not None and evidence_task.get("kind") == "multi" and config.evidence_task in names
+    perception_task = run_tasks.get("perception")
+    has_perception = perception_task is not None and perception_task.get("kind") == "multi" \
+        and config.perception_task in names
+
+    reply_rows = _reply_rows(run, suppression) if run.parts else np.zeros(0, "int32")
+    authors, specialty, platform, sentiment = _Coder(), _Coder(), _Coder(), _Coder()
+    products, evidence, perception = _LongCoder(), _LongCoder(), _LongCoder()
+    hashtags, mentions = _LongCoder(lower=True, strip="#"), _LongCoder(strip="@")
+    followers, engagement, created, adverse = [], [], [], []
+    kept_parts, lengths = [], []
+    offset = dropped = 0
+    for table, kept, read in (_read_parts(run, columns, suppression) if run.parts else []):
+        n = table.num_rows
+        dropped += read - n
+        kept_parts.append(kept)
+        lengths.append(n)
+
+        def column(name: str) -> pa.Array:
+            return table.column(name) if name in table.column_names else pa.nulls(n, pa.string())
+
+        authors.add(column("author_id"))
+        specialty.add(column("author_specialty"))
+        platform.add(column("platform"))
+        sentiment.add(column(config.sentiment_task) if has_sentiment else pa.nulls(n, pa.string()))
+        followers.append(table.column("author_followers").to_pandas().astype("Float64")
+                         if "author_followers" in table.column_names else pd.Series([pd.NA] * n, dtype="Float64"))
+        engagement.append(_int_or_zero(table, "likes") + _int_or_zero(table, "shares") + _int_or_zero(table, "replies"))
+        created.append(table.column("created_at").to_pandas() if "created_at" in table.column_names
+                       else pd.Series([pd.NaT] * n, dtype="datetime64[us, UTC]"))
+        if positive is not None:
+            adverse.append(pc.fill_null(pc.equal(table.column(safety_name).cast(pa.string()), str(positive)), False)
+                           .to_pandas().astype("boolean"))
+        products.add(table.column("products") if "products" in table.column_names else None, offset)
+        if has_evidence:
+            evidence.add(table.column(config.evidence_task), offset)
+        if has_perception:
+            perception.add(table.column(config.perception_task), offset)
+        hashtags.add(table.column("hashtags") if "hashtags" in table.column_names else None, offset)
+        mentions.add(table.column("mentions") if "mentions" in table.column_names else None, offset)
+        offset += n
+        del table
+    n = offset
+    logger.info("read %d scored posts (%d columns) from %s%s", n, len(columns), run.directory,
+                f"; {dropped} posts of suppressed authors left out" if suppression else "")
+
+    voices = pa.chunked_array([authors.categories(), mentions.coder.categories()], pa.string())
+    voices = pc.unique(voices)
+    voices = voices.take(pc.sort_indices(voices))
+    mention_frame = mentions.finish("mention", voices)
+    reply = pd.array(np.where(reply_rows == -2, 0, reply_rows), dtype="Int32")
+    reply[reply_rows == -2] = pd.NA
+    posts = pd.DataFrame({
+        "row": np.arange(n, dtype="int32"),
+        "author_id": authors.finish(voices),
+        "specialty": specialty.finish(),
+        "platform": platform.finish(),
+        "reply_row": reply,
+    })
+    del reply_rows, reply
+    posts["followers"] = pd.concat(followers, ignore_index=True) if followers else pd.Series([], dtype="Float64")
+    posts["engagement"] = np.concatenate(engagement) if engagement else np.zeros(0, "int64")
+    posts["created_at"] = pd.concat(created, ignore_index=True) if created \
+        else pd.Series([], dtype="datetime64[us, UTC]")
+    del followers, engagement, created
+    posts["period"] = to_period(posts["created_at"], freq)
+    posts["sentiment"] = sentiment.finish()
+    posts["adverse_event"] = pd.concat(adverse, ignore_index=True) if adverse and positive is not None \
+        else pd.Series([pd.NA] * n, dtype="boolean")
+
+    notes = _read_notes(run, posts, n, config, sentiment_task, has_sentiment, safety_task, safety_name, evidence_task,
+                        has_evidence, perception_task, has_perception, run_tasks)
+    sentiment_labels = task_labels(sentiment_task) if has_sentiment else []
+    frames = PostFrames(posts, products.finish("product"), evidence.finish("topic") if has_evidence else None,
+                        perception.finish("label") if has_perception else None, hashtags.finish("hashtag"),
+                        mention_frame, sentiment_labels, task_labels(perception_task) if has_perception else [],
+                        task_labels(evidence_task) if has_evidence else [], notes, freq,
+                        post_ids=PostIds(run.parts, kept_parts, lengths))
+    if suppression and not frames.mentions.empty:
+        mention = frames.mentions["mention"]
+        keys = pd.Series(mention.cat.categories).str.strip().str.lstrip("@").str.lower()
+        suppressed = keys.isin(suppression.names).to_numpy()
+        codes = mention.cat.codes.to_numpy()
+        frames.mentions = frames.mentions[~suppressed[codes]].reset_index(drop=True)
+    frames.suppressed = dropped
+    if dropped:
+        frames.notes.append(f"{dropped} posts by authors on the suppression list were left out, and those authors "
+                            "were removed from mentions")
+    if not run.parts or n == 0:
+        frames.notes.insert(0, "the scored directory holds no scored posts")
+    return frames
+
+
+def _is_list_column(run: ScoredRun, name: str) -> bool:
+    schema = pq.read_schema(run.parts[0]) if run.parts else None
+    return schema is not None and name in schema.names and pa.types.is_list(schema.field(name).type)
+
+
+def _read_notes(run: ScoredRun, posts: pd.DataFrame, n: int, config: ReportSettings, sentiment_task: Any,
+                has_sentiment: bool, safety_task: Any, safety_name: Any, evidence_task: Any, has_evidence: bool,
+                perception_task: Any, has_perception: bool, run_tasks: Mapping[str, Any]) -> list[str]:
+    """What the read data cannot support, in the order the report lists it."""
+    notes: list[str] = []
+    missing = [c for c in BASE_COLUMNS if c not in run.columns] if run.parts else [c for c in BASE_COLUMNS if c != "post_id"]
     if missing:
         notes.append(f"the scored data has no column(s) {', '.join(missing)}; what depends on them is left empty")
     if n:
@@ -274,109 +505,27 @@ def frames_from_table(table: pa.Table, run_tasks: Mapping[str, Mapping[str, Any]
         if posts["author_id"].isna().all():
             notes.append("no post has an author_id: distinct authors, reach by follower and opinion leaders "
                          "cannot be computed")
-
-    sentiment_task = run_tasks.get("sentiment")
     sentiment_labels = task_labels(sentiment_task)
-    if sentiment_task is not None and config.sentiment_task in table.column_names \
-            and not pa.types.is_list(table.column(config.sentiment_task).type):
-        posts["sentiment"] = _string(table, config.sentiment_task)
+    if has_sentiment:
         if config.negative_label not in sentiment_labels:
             notes.append(f"sentiment task {config.sentiment_task!r} has no label {config.negative_label!r} "
                          f"(labels: {', '.join(sentiment_labels)}): negative share cannot be computed")
     else:
-        posts["sentiment"] = pd.Series([None] * n, dtype="str")
-        sentiment_labels = []
         notes.append(f"this run's taxonomy has no single-label task {config.sentiment_task!r} "
                      "(report.sentiment_task): negative share and sentiment over time cannot be computed")
-
-    safety_task = run_tasks.get("safety")
-    posts["adverse_event"] = pd.Series([pd.NA] * n, dtype="boolean")
-    safety_name = safety_task.get("name") if safety_task is not None else run_tasks.get("safety_name")
-    if safety_task is not None and safety_name in table.column_names:
-        positive = safety_task.get("positive")
-        if positive is None:
-            labels = task_labels(safety_task)
-            positive = labels[-1] if len(labels) == 2 else None
-        if positive is not None:
-            posts["adverse_event"] = (_string(table, safety_name) == str(positive)).astype("boolean")
-    else:
+    if not (safety_task is not None and safety_name in run.columns):
         notes.append(f"this run's taxonomy has no task {safety_name!r} (safety.task): "
                      "adverse-event counts per product cannot be shown")
-
-    products = _explode(table.column("products")) if "products" in table.column_names else _explode(pa.array([]))
-    products = products.rename(columns={"value": "product"})
-    if "products" not in table.column_names:
+    if "products" not in run.columns:
         notes.append("the scored data has no products column: nothing can be attributed to a product")
-
-    evidence_task = run_tasks.get("evidence")
-    evidence_labels: list[str] = []
-    evidence = None
-    if evidence_task is not None and evidence_task.get("kind") == "multi" and config.evidence_task in table.column_names:
-        evidence = _explode(table.column(config.evidence_task)).rename(columns={"value": "topic"})
-        evidence_labels = task_labels(evidence_task)
-    else:
+    if not has_evidence:
         found = [t.get("name") for t in run_tasks.get("_all", [])] if run_tasks.get("_all") else []
         notes.append(f"this run's taxonomy has no multi-label task {config.evidence_task!r} (report.evidence_task); "
                      f"tasks found: {', '.join(map(str, found)) or 'none'}: the evidence-gap table cannot be computed")
-
-    perception_task = run_tasks.get("perception")
-    perception = None
-    perception_labels: list[str] = []
-    if perception_task is not None and perception_task.get("kind") == "multi" and config.perception_task in table.column_names:
-        perception = _explode(table.column(config.perception_task)).rename(columns={"value": "label"})
-        perception_labels = task_labels(perception_task)
-    else:
+    if not has_perception:
         notes.append(f"this run's taxonomy has no multi-label task {config.perception_task!r} (report.perception_task): "
                      "perception over time cannot be shown")
-
-    hashtags = _explode(table.column("hashtags"), lower=True, strip="#") if "hashtags" in table.column_names \
-        else _explode(pa.array([]))
-    mentions = _explode(table.column("mentions"), strip="@") if "mentions" in table.column_names else _explode(pa.array([]))
-    return PostFrames(posts, products, evidence, perception, hashtags.rename(columns={"value": "hashtag"}),
-                      mentions.rename(columns={"value": "mention"}), sentiment_labels, perception_labels,
-                      evidence_labels, notes, freq)
-
-
-def run_tasks_for(run: ScoredRun, config: ReportSettings) -> dict[str, Any]:
-    return {"evidence": run.task(config.evidence_task), "sentiment": run.task(config.sentiment_task),
-            "perception": run.task(config.perception_task), "safety": run.task(run.safety_task),
-            "safety_name": run.safety_task,
-            "_all": run.taxonomy.get("tasks", [])}
-
-
-def load_posts(run: ScoredRun, config: ReportSettings, suppression: Suppression | None = None) -> PostFrames:
-    """Read the needed columns of every part (no text, no score structs) into `PostFrames`.
-
-    With a suppression list, the rows of suppressed authors are dropped as they are read and suppressed accounts
-    are removed from the mentions: a run scored before someone opted out must not profile them either (their
-    posts leave the figures, gap counts and leader lists; replies to their posts no longer resolve to an author).
-    """
-    columns = needed_columns(run, config)
-    extra = [c for c in ("author_handle", "person_id") if suppression and c in run.columns and c not in columns]
-    if run.parts:
-        table = run.dataset().to_table(columns=columns + extra)
-    else:
-        table = pa.table({"post_id": pa.array([], pa.string())})
-    dropped = 0
-    if suppression and table.num_rows:
-        mask = suppression.table_mask(table)
-        dropped = int(pc.sum(mask).as_py() or 0)
-        if dropped:
-            table = table.filter(pc.invert(mask))
-    table = table.drop_columns([c for c in extra if c in table.column_names])
-    logger.info("read %d scored posts (%d columns) from %s%s", table.num_rows, len(columns), run.directory,
-                f"; {dropped} posts of suppressed authors left out" if suppression else "")
-    frames = frames_from_table(table, run_tasks_for(run, config), config)
-    if suppression and not frames.mentions.empty:
-        keys = frames.mentions["mention"].str.strip().str.lstrip("@").str.lower()
-        frames.mentions = frames.mentions[~keys.isin(suppression.names)].reset_index(drop=True)
-    frames.suppressed = dropped
-    if dropped:
-        frames.notes.append(f"{dropped} posts by authors on the suppression list were left out, and those authors "
-                            "were removed from mentions")
-    if not run.parts or table.num_rows == 0:
-        frames.notes.insert(0, "the scored directory holds no scored posts")
-    return frames
+    return notes
 
 
 def read_post_fields(run: ScoredRun, post_ids: Iterable[str], columns: Sequence[str]) -> pd.DataFrame:
@@ -485,8 +634,7 @@ def _log_share_of_max(values: pd.Series, groups: pd.Series) -> pd.Series:
 
 def select_products(frames: PostFrames, products: Sequence[str] | None) -> tuple[list[str], list[str]]:
     """The products to report on: those asked for (matched case-insensitively), else every product found."""
-    counts = frames.products["product"].value_counts()
-    found = list(counts.index)
+    found = _by_frequency(frames.products["product"])
     if not products:
         return found, []
     by_lower = {p.lower(): p for p in found}
@@ -499,6 +647,35 @@ def select_products(frames: PostFrames, products: Sequence[str] | None) -> tuple
         elif match not in chosen:
             chosen.append(match)
     return chosen, notes
+
+
+def _by_frequency(values: pd.Series) -> list[str]:
+    """Distinct values, most frequent first, ties in order of first appearance (what `value_counts` gives on
+    strings), computed on a categorical's codes instead of materializing every string."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return list(values.value_counts().index)
+    codes = values.cat.codes.to_numpy()
+    codes = codes[codes >= 0]
+    present, first, counts = np.unique(codes, return_index=True, return_counts=True)
+    order = np.argsort(first, kind="stable")
+    counted = pd.Series(counts[order], index=pd.Index(values.cat.categories[present[order]], dtype="str"))
+    return list(counted.sort_values(ascending=False, kind="stable").index)
+
+
+def plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """A small aggregated frame with categorical columns and index levels turned back into strings (what
+    callers and writers expect; categoricals are for the per-post frames)."""
+    frame = frame.copy()
+    for name in frame.columns:
+        if isinstance(frame[name].dtype, pd.CategoricalDtype):
+            frame[name] = frame[name].astype(frame[name].cat.categories.dtype)
+    return frame
+
+
+def _plain_index(series: pd.Series | pd.DataFrame) -> pd.Series | pd.DataFrame:
+    names = list(series.index.names)
+    flat = plain(series.reset_index())
+    return flat.set_index(names)[series.name] if isinstance(series, pd.Series) else flat.set_index(names)
 
 
 def gap_table(frames: PostFrames, config: ReportSettings, products: Sequence[str], dol_authors: set[str],
@@ -521,7 +698,7 @@ def gap_table(frames: PostFrames, config: ReportSettings, products: Sequence[str
 
     prod = frames.products[frames.products["product"].isin(products)]
     prod_posts = prod.merge(base[["row", "period"]], on="row")
-    exposure = prod_posts.groupby(["product", "period"], observed=True).size().rename("product_posts")
+    exposure = _plain_index(prod_posts.groupby(["product", "period"], observed=True).size().rename("product_posts"))
 
     ev = frames.evidence[frames.evidence["topic"].isin(labels)]
     triples = prod.merge(ev, on="row").merge(base, on="row")
@@ -531,7 +708,8 @@ def gap_table(frames: PostFrames, config: ReportSettings, products: Sequence[str
                       engagement=("engagement", "sum"), dol_posts=("is_dol", "sum"), neg=("neg", "sum"),
                       neg_known=("neg_known", "sum"))
     per_author = triples[triples["author_id"].notna()].groupby(keys + ["author_id"], observed=True)["followers"].max()
-    follower_reach = per_author.groupby(level=keys, observed=True).sum(min_count=1).rename("follower_reach")
+    follower_reach = _plain_index(per_author.groupby(level=keys, observed=True).sum(min_count=1).rename("follower_reach"))
+    agg = _plain_index(agg)
 
     grid = pd.MultiIndex.from_product([list(products), labels, periods], names=keys)
     table = agg.join(follower_reach).join(specialty_mix(triples, keys)).reindex(grid)
@@ -596,7 +774,7 @@ def specialty_mix(triples: pd.DataFrame, keys: list[str], top: int = 3) -> pd.Se
     counts = counts.sort_values(keys + ["n", "specialty"], ascending=[True] * len(keys) + [False, True])
     counts["cell"] = counts["specialty"].astype(str) + " " + (counts["share"] * 100).round().astype(int).astype(str) + "%"
     mix = counts.groupby(keys, observed=True).head(top).groupby(keys, observed=True)["cell"].agg(", ".join)
-    return mix.rename("specialty_mix")
+    return _plain_index(mix.rename("specialty_mix"))
 
 
 def _empty_gaps() -> pd.DataFrame:
@@ -627,10 +805,17 @@ def gap_candidates(frames: PostFrames, gaps: pd.DataFrame) -> pd.DataFrame:
     """Every post behind the given gaps (product, topic, period): row, post_id, author_id, engagement."""
     if gaps.empty or frames.evidence is None:
         return pd.DataFrame(columns=["product", "topic", "period", "row", "post_id", "author_id", "engagement"])
-    posts = frames.posts[frames.posts["period"].notna()][["row", "post_id", "author_id", "engagement", "period"]].copy()
-    posts["period"] = posts["period"].astype("str")
-    triples = frames.products.merge(frames.evidence, on="row").merge(posts, on="row")
-    return triples.merge(gaps[["product", "topic", "period"]], on=["product", "topic", "period"])
+    posts = frames.posts[frames.posts["period"].notna()][["row", "author_id", "engagement", "period"]]
+    wanted = gaps[["product", "topic", "period"]]
+    products = frames.products[frames.products["product"].isin(set(wanted["product"]))]
+    evidence = frames.evidence[frames.evidence["topic"].isin(set(wanted["topic"]))]
+    triples = plain(products.merge(evidence, on="row").merge(posts, on="row"))
+    triples["period"] = triples["period"].astype("str")
+    chosen = triples.merge(wanted, on=["product", "topic", "period"])
+    ids = frames.post_ids.lookup(chosen["row"].to_numpy()) if frames.post_ids is not None and len(chosen) \
+        else np.array([], dtype=object)
+    chosen.insert(chosen.columns.get_loc("author_id"), "post_id", pd.Series(ids, index=chosen.index, dtype="str"))
+    return chosen
 
 
 def pick_examples(candidates: pd.DataFrame, n: int) -> pd.DataFrame:
@@ -679,8 +864,11 @@ def platform_share(frames: PostFrames, products: Sequence[str]) -> pd.DataFrame:
     """Each product's share of posts per platform (where is my product discussed)."""
     prod = frames.products[frames.products["product"].isin(products)]
     joined = prod.merge(frames.posts[["row", "platform"]], on="row")
-    joined["platform"] = joined["platform"].fillna("(unknown)")
-    counts = joined.groupby(["product", "platform"]).size().rename("posts").reset_index()
+    platform = joined["platform"]
+    if isinstance(platform.dtype, pd.CategoricalDtype):  # "(unknown)" as one more category, kept in sorted order
+        platform = platform.cat.set_categories(sorted({*platform.cat.categories, "(unknown)"}))
+    joined["platform"] = platform.fillna("(unknown)")
+    counts = plain(joined.groupby(["product", "platform"], observed=True).size().rename("posts").reset_index())
     counts["share"] = counts["posts"] / counts.groupby("product")["posts"].transform("sum")
     return counts.sort_values(["product", "posts"], ascending=[True, False]).reset_index(drop=True)
 
@@ -689,7 +877,7 @@ def top_hashtags(frames: PostFrames, products: Sequence[str], n: int = 10) -> pd
     """The hashtags used most in each product's posts (under which hashtags is it discussed)."""
     prod = frames.products[frames.products["product"].isin(products)]
     joined = prod.merge(frames.hashtags, on="row")
-    counts = joined.groupby(["product", "hashtag"]).size().rename("posts").reset_index()
+    counts = plain(joined.groupby(["product", "hashtag"], observed=True).size().rename("posts").reset_index())
     counts = counts.sort_values(["product", "posts", "hashtag"], ascending=[True, False, True])
     return counts.groupby("product").head(n).reset_index(drop=True)
 
@@ -701,9 +889,9 @@ def label_shares_over_time(frames: PostFrames, products: Sequence[str], labels_l
     prod = frames.products[frames.products["product"].isin(products)].merge(posts, on="row")
     if prod.empty or not labels:
         return pd.DataFrame(columns=["product", "period", "label", "posts", "share"])
-    totals = prod.groupby(["product", "period"]).size().rename("total")
+    totals = _plain_index(prod.groupby(["product", "period"], observed=True).size().rename("total"))
     hits = prod.merge(labels_long, on="row")
-    counts = hits.groupby(["product", "period", "label"]).size().rename("posts")
+    counts = _plain_index(hits.groupby(["product", "period", "label"], observed=True).size().rename("posts"))
     present = set(prod["product"])
     grid = pd.MultiIndex.from_product([[p for p in products if p in present], period_range(frames), list(labels)],
                                       names=["product", "period", "label"])

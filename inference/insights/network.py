@@ -3,7 +3,13 @@
 An edge A -> B means A paid attention to B: A replied to one of B's posts (`in_reply_to` names the post, whose
 author is B) or A mentioned B. Weights count interactions. PageRank on that directed, weighted graph rewards
 authors whom well-attended authors attend to, which follower counts alone (bought, or from another audience)
-do not show. The graph library is networkx (its PageRank runs on a scipy sparse matrix).
+do not show.
+
+The graph is held as arrays (node names, edge sources, targets and weights) and PageRank runs on a scipy sparse
+matrix, step for step what networkx's `pagerank` does (same node order, same matrix, same iteration), so the
+numbers are the ones networkx gave: a networkx DiGraph costs about 350 bytes an edge, which at 10^7 posts (two
+million author-to-author edges) alone would take most of the report's memory budget. networkx still draws the
+small picture of the top authors.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from typing import Sequence
 import networkx as nx
 import numpy as np
 import pandas as pd
+import scipy.sparse as sparse
 
 logger = logging.getLogger(__name__)
 
@@ -26,45 +33,94 @@ LEADER_COLUMNS = ["scope", "rank", "author_id", "specialty", "pagerank", "inboun
 def interaction_edges(posts: pd.DataFrame, mentions: pd.DataFrame) -> pd.DataFrame:
     """Directed edges (row, source, target, kind) from replies and mentions; self-interactions dropped.
 
-    `posts` needs row, post_id, author_id, in_reply_to; `mentions` row, mention. A reply to a post that is not
-    in the scored data has no known author and gives no edge.
+    `posts` needs row, author_id, reply_row (the row of the post replied to, -1 when that post is not in the
+    data, NA for no reply: `gaps.load_posts` resolves it); `mentions` row, mention. A reply to a post that is not
+    among `posts` has no known author and gives no edge.
     """
     authors = posts[["row", "author_id"]]
-    owner = posts.loc[posts["post_id"].notna() & posts["author_id"].notna(), ["post_id", "author_id"]] \
-        .drop_duplicates("post_id").rename(columns={"post_id": "in_reply_to", "author_id": "target"})
-    replies = posts.loc[posts["in_reply_to"].notna() & posts["author_id"].notna(), ["row", "author_id", "in_reply_to"]] \
-        .merge(owner, on="in_reply_to").rename(columns={"author_id": "source"})
-    replies["kind"] = "reply"
+    known = posts["author_id"].notna()
+    owner = posts.loc[known, ["row", "author_id"]].rename(columns={"row": "reply_row", "author_id": "target"})
+    owner["reply_row"] = owner["reply_row"].astype("int64")
+    replying = known & posts["reply_row"].fillna(-1).ge(0).to_numpy(dtype=bool)
+    replies = posts.loc[replying, ["row", "author_id", "reply_row"]].astype({"reply_row": "int64"}) \
+        .merge(owner, on="reply_row").rename(columns={"author_id": "source"})
+    replies["kind"] = KINDS[0]
     ments = mentions.merge(authors, on="row").rename(columns={"author_id": "source", "mention": "target"})
     ments = ments[ments["source"].notna()]
-    ments["kind"] = "mention"
+    ments["kind"] = KINDS[1]
     edges = pd.concat([replies[["row", "source", "target", "kind"]], ments[["row", "source", "target", "kind"]]],
                       ignore_index=True)
-    edges = edges[edges["source"] != edges["target"]]
+    edges["kind"] = pd.Categorical(edges["kind"], categories=list(KINDS))
+    edges = edges[(edges["source"] != edges["target"]).to_numpy(dtype=bool)]
     return edges.reset_index(drop=True)
 
 
-def build_graph(edges: pd.DataFrame, nodes: Sequence[str] = ()) -> nx.DiGraph:
+KINDS = ("reply", "mention")
+
+
+@dataclass
+class Graph:
+    """A weighted digraph as arrays: `nodes` in the order networkx would hold them (the given authors, then
+    each new name as an edge brings it), edges (source index, target index, weight = interactions)."""
+
+    nodes: list[str]
+    sources: np.ndarray
+    targets: np.ndarray
+    weights: np.ndarray
+
+    def number_of_nodes(self) -> int:
+        return len(self.nodes)
+
+    def number_of_edges(self) -> int:
+        return len(self.sources)
+
+    def in_degree(self) -> np.ndarray:
+        """Weighted in-degree per node (interactions received)."""
+        return np.bincount(self.targets, weights=self.weights, minlength=len(self.nodes)).astype("int64")
+
+
+def build_graph(edges: pd.DataFrame, nodes: Sequence[str] = ()) -> Graph:
     """A weighted digraph: weight = number of interactions; `nodes` adds authors with no edges."""
-    graph = nx.DiGraph()
-    graph.add_nodes_from(n for n in nodes if isinstance(n, str))
-    if not edges.empty:
-        weights = edges.groupby(["source", "target"]).size().reset_index(name="weight")
-        # plain lists: iterating a MultiIndex Series costs more than building the graph
-        graph.add_weighted_edges_from(zip(weights["source"].tolist(), weights["target"].tolist(),
-                                          weights["weight"].astype("int64").tolist()))
-    return graph
+    index: dict[str, int] = {}
+    for node in nodes:
+        if isinstance(node, str) and node not in index:
+            index[node] = len(index)
+    if edges.empty:
+        empty = np.zeros(0, dtype="int64")
+        return Graph(list(index), empty, empty, np.zeros(0, dtype="float64"))
+    weights = edges.groupby(["source", "target"], observed=True).size().reset_index(name="weight")
+    sources, targets = [], []
+    for s, t in zip(weights["source"].tolist(), weights["target"].tolist()):
+        sources.append(index.setdefault(s, len(index)))
+        targets.append(index.setdefault(t, len(index)))
+    return Graph(list(index), np.array(sources, dtype="int64"), np.array(targets, dtype="int64"),
+                 weights["weight"].to_numpy(dtype="float64"))
 
 
-def pagerank(graph: nx.DiGraph) -> dict[str, float]:
-    """PageRank (damping 0.85, edge weights); empty dict for an empty graph."""
-    if graph.number_of_nodes() == 0:
-        return {}
-    try:
-        return nx.pagerank(graph, alpha=0.85, weight="weight", max_iter=200, tol=1e-8)
-    except nx.PowerIterationFailedConvergence:  # pragma: no cover - weighted PageRank converges in practice
-        logger.warning("PageRank did not converge; using in-degree centrality instead")
-        return nx.in_degree_centrality(graph)
+def pagerank(graph: Graph, alpha: float = 0.85, max_iter: int = 200, tol: float = 1e-8) -> np.ndarray:
+    """PageRank per node (damping 0.85, edge weights), networkx's scipy power iteration step for step: the
+    row-normalized weight matrix, dangling nodes spread uniformly, stop when the L1 change < N * tol."""
+    n = graph.number_of_nodes()
+    if n == 0:
+        return np.zeros(0, dtype="float64")
+    # edges in networkx's order (by source node, then as added), as networkx builds its COO matrix
+    order = np.argsort(graph.sources, kind="stable")
+    matrix = sparse.coo_array((graph.weights[order], (graph.sources[order], graph.targets[order])),
+                              shape=(n, n), dtype=float).asformat("csr")
+    s = matrix.sum(axis=1)
+    s[s != 0] = 1.0 / s[s != 0]
+    q = sparse.dia_array((s.T, 0), shape=matrix.shape).tocsr()
+    matrix = q @ matrix
+    x = np.repeat(1.0 / n, n)
+    p = np.repeat(1.0 / n, n)
+    dangling = np.where(s == 0)[0]
+    for _ in range(max_iter):
+        last = x
+        x = alpha * (x @ matrix + sum(x[dangling]) * p) + (1 - alpha) * p
+        if np.absolute(x - last).sum() < n * tol:
+            return x
+    logger.warning("PageRank did not converge; using in-degree centrality instead")  # pragma: no cover
+    return graph.in_degree() / max(n - 1, 1)  # pragma: no cover
 
 
 def author_stats(posts: pd.DataFrame) -> pd.DataFrame:
@@ -83,18 +139,17 @@ def author_stats(posts: pd.DataFrame) -> pd.DataFrame:
     return stats
 
 
-def rank_authors(graph: nx.DiGraph, stats: pd.DataFrame, scope: str) -> pd.DataFrame:
+def rank_authors(graph: Graph, stats: pd.DataFrame, scope: str) -> pd.DataFrame:
     """Authors of one scope ranked by PageRank, with inbound interactions, followers and engagement reach.
 
     reach = followers + engagement on the author's posts in this scope (the same definition as a gap's reach).
     """
     scores = pagerank(graph)
-    if not scores:
+    if not len(scores):
         return pd.DataFrame(columns=LEADER_COLUMNS)
-    inbound = dict(graph.in_degree(weight="weight"))
-    frame = pd.DataFrame({"author_id": list(scores), "pagerank": list(scores.values())})
-    frame["inbound"] = frame["author_id"].map(inbound).fillna(0).astype("int64")
-    frame = frame.merge(stats, left_on="author_id", right_index=True, how="left")
+    frame = pd.DataFrame({"author_id": pd.Series(graph.nodes, dtype="str"), "pagerank": scores,
+                          "inbound": graph.in_degree()})
+    frame = frame.merge(_plain_stats(stats), left_on="author_id", right_index=True, how="left")
     frame["posts"] = frame["posts"].fillna(0).astype("int64")
     frame["engagement"] = frame["engagement"].fillna(0).astype("int64")
     frame["followers"] = frame["followers"].astype("Float64")
@@ -105,6 +160,15 @@ def rank_authors(graph: nx.DiGraph, stats: pd.DataFrame, scope: str) -> pd.DataF
     frame["scope"] = scope
     frame["is_dol"] = False
     return frame
+
+
+def _plain_stats(stats: pd.DataFrame) -> pd.DataFrame:
+    """`author_stats` with a string index and specialty, to join onto a graph's node names."""
+    stats = stats.copy()
+    stats.index = pd.Index(stats.index.astype(object), dtype="str", name=stats.index.name)
+    if isinstance(stats["specialty"].dtype, pd.CategoricalDtype):
+        stats["specialty"] = stats["specialty"].astype(stats["specialty"].cat.categories.dtype)
+    return stats
 
 
 def choose_dols(ranked: pd.DataFrame, top_k: int, min_inbound: int) -> set[str]:
@@ -139,7 +203,7 @@ def analyze_leaders(posts: pd.DataFrame, mentions: pd.DataFrame, products: pd.Da
     cardiologist who leads on one drug is not listed as a leader on another.
     """
     edges = interaction_edges(posts, mentions)
-    replies_total = int(posts["in_reply_to"].notna().sum())
+    replies_total = int(posts["reply_row"].notna().sum())
     replies_resolved = int((edges["kind"] == "reply").sum()) if not edges.empty else 0
     stats = author_stats(posts)
     graph = build_graph(edges, stats.index.tolist())
@@ -179,6 +243,7 @@ def _ties(edges: pd.DataFrame, dols: set[str]) -> pd.DataFrame:
     among = edges[edges["source"].isin(dols) & edges["target"].isin(dols)]
     if among.empty:
         return pd.DataFrame(columns=["source", "target", "replies", "mentions", "weight"])
+    among = among.astype({"source": "str", "target": "str", "kind": "str"})
     counts = among.groupby(["source", "target", "kind"]).size().unstack("kind", fill_value=0)
     counts = counts.reindex(columns=["reply", "mention"], fill_value=0).rename(columns={"reply": "replies", "mention": "mentions"})
     counts["weight"] = counts["replies"] + counts["mentions"]
@@ -186,16 +251,21 @@ def _ties(edges: pd.DataFrame, dols: set[str]) -> pd.DataFrame:
     return counts.reset_index().sort_values(["weight", "source", "target"], ascending=[False, True, True]).reset_index(drop=True)
 
 
-def _layout(graph: nx.DiGraph, overall: pd.DataFrame, dols: set[str], n: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _layout(graph: Graph, overall: pd.DataFrame, dols: set[str], n: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A spring layout of the top-n authors by PageRank (fixed seed, so the picture is stable across runs)."""
     top = overall.head(n)
     if top.empty:
         return (pd.DataFrame(columns=["author_id", "x", "y", "pagerank", "specialty", "is_dol"]),
                 pd.DataFrame(columns=["source", "target", "weight"]))
-    sub = graph.subgraph(top["author_id"].tolist()).copy()
+    chosen = top["author_id"].tolist()
+    at = {name: i for i, name in enumerate(graph.nodes)}
+    member = np.zeros(graph.number_of_nodes(), dtype=bool)
+    member[[at[a] for a in chosen]] = True
+    inside = member[graph.sources] & member[graph.targets]
     undirected = nx.Graph()
-    undirected.add_nodes_from(sub.nodes)
-    for s, t, w in sub.edges(data="weight"):
+    undirected.add_nodes_from(chosen)
+    for s, t, w in zip(graph.sources[inside], graph.targets[inside], graph.weights[inside].astype("int64")):
+        s, t, w = graph.nodes[s], graph.nodes[t], int(w)
         prior = undirected.get_edge_data(s, t, {"weight": 0})["weight"]
         undirected.add_edge(s, t, weight=prior + w)
     pos = nx.spring_layout(undirected, seed=7, weight="weight") if undirected.number_of_nodes() > 1 \

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from inference.insights.gaps import PostFrames
@@ -70,25 +71,27 @@ def attach_authors(frames: PostFrames, authors: pd.DataFrame | None, voices: str
     if authors is not None:
         # only accounts whose posts were read: an account left out (suppressed) must not come back as the main
         # account its linked accounts are shown under
-        authors = authors[authors["author_id"].isin(set(posts["author_id"].dropna()))]
+        authors = authors[authors["author_id"].isin(_present(posts["author_id"]))]
     if authors is None or authors.empty:
         posts["author_type"] = pd.Series([None] * len(posts), dtype="object")
         frames.notes.append("this run has no authors.parquet (scored before author typing): every author counts "
                             "as a clinician voice")
         return SpeakerSummary(typed=False, voices="all")
     by_account = authors.set_index("author_id")
-    known = posts["author_id"].isin(by_account.index)
-    posts["author_type"] = posts["author_id"].map(by_account["author_type"])
-    decided = posts["author_id"].map(by_account["specialty"])
-    clinician = posts["author_type"].isin(CLINICIAN_TYPES)
-    posts["specialty"] = decided.where(decided.notna(), posts["specialty"]).where(clinician | ~known, None)
+    known = posts["author_id"].isin(by_account.index).to_numpy()
+    posts["author_type"] = map_values(posts["author_id"], by_account["author_type"])
+    decided = map_values(posts["author_id"], by_account["specialty"])
+    clinician = posts["author_type"].isin(CLINICIAN_TYPES).to_numpy()
+    posts["specialty"] = _first_known(decided, posts["specialty"], keep=clinician | ~known)
+    del decided
     main = main_accounts(authors)
-    posts["author_id"] = posts["author_id"].map(main).where(known, posts["author_id"])
+    posts["author_id"] = rename_values(posts["author_id"], main)
     if not frames.mentions.empty:
-        mentioned = frames.mentions["mention"]
-        frames.mentions["mention"] = mentioned.map(main).where(mentioned.isin(main.index), mentioned)
+        frames.mentions["mention"] = rename_values(frames.mentions["mention"], main)
 
-    counts = posts["author_type"].fillna("untyped").value_counts()
+    counts = posts["author_type"].value_counts(dropna=False)
+    counts = pd.Series({("untyped" if pd.isna(k) else str(k)): int(v) for k, v in counts.items() if v > 0},
+                       dtype="int64")
     total = int(len(posts))
     clinician_posts = int(clinician.sum())
     summary = SpeakerSummary(
@@ -120,9 +123,60 @@ def attach_authors(frames: PostFrames, authors: pd.DataFrame | None, voices: str
 
 
 def _keep(frames: PostFrames, rows: pd.Series) -> None:
-    keep = set(rows.tolist())
-    frames.posts = frames.posts[frames.posts["row"].isin(keep)].reset_index(drop=True)
+    size = int(frames.posts["row"].max()) + 1 if len(frames.posts) else 0
+    keep = np.zeros(size, dtype=bool)   # row -> kept, a vectorized lookup (no Python set of ten million rows)
+    keep[rows.to_numpy(dtype="int64")] = True
+    frames.posts = frames.posts[keep[frames.posts["row"].to_numpy()]].reset_index(drop=True)
     for name in ("products", "evidence", "perception", "hashtags", "mentions"):
         frame = getattr(frames, name)
         if frame is not None:
-            setattr(frames, name, frame[frame["row"].isin(keep)].reset_index(drop=True))
+            setattr(frames, name, frame[keep[frame["row"].to_numpy()]].reset_index(drop=True))
+
+
+# ---- categorical helpers: per distinct value, not per post --------------------------------------------------------
+
+def _present(values: pd.Series) -> set[str]:
+    """The distinct non-null values of a column."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = np.unique(values.cat.codes.to_numpy())
+        return set(values.cat.categories[codes[codes >= 0]])
+    return set(values.dropna())
+
+
+def map_values(values: pd.Series, mapping: pd.Series) -> pd.Series:
+    """`values.map(mapping)` (NaN where unmapped); for a categorical, mapped once per category and returned as
+    a categorical with sorted categories, so ten million posts cost their codes and not a string each."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return values.map(mapping)
+    mapped = pd.Series(values.cat.categories, dtype="str").map(mapping)
+    categories = pd.Index(sorted(set(mapped.dropna())), dtype="str")
+    per_category = np.append(categories.get_indexer(mapped), -1)  # -1 (unmapped, or a null post) -> NaN
+    codes = per_category[values.cat.codes.to_numpy()]
+    return pd.Series(pd.Categorical.from_codes(codes, categories=categories), index=values.index)
+
+
+def rename_values(values: pd.Series, mapping: pd.Series) -> pd.Series:
+    """Values found in `mapping`'s index replaced by their mapping, others kept; a categorical keeps its
+    categories (the mapped names must be among them: main accounts are authors that posted)."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return values.map(mapping).where(values.isin(mapping.index), values)
+    categories = values.cat.categories
+    renamed = pd.Series(categories, dtype="str").map(mapping)
+    renamed = renamed.where(renamed.notna(), pd.Series(categories, dtype="str"))
+    per_category = np.append(categories.get_indexer(renamed), -1)
+    if (per_category[:-1] < 0).any():  # pragma: no cover - guards the invariant above
+        raise ValueError("a main account is not among the names read")
+    codes = per_category[values.cat.codes.to_numpy()]
+    return pd.Series(pd.Categorical.from_codes(codes, categories=categories), index=values.index)
+
+
+def _first_known(first: pd.Series, second: pd.Series, keep: np.ndarray) -> pd.Series:
+    """`first` where known, else `second`; NaN where not `keep`: on codes for categoricals."""
+    if not isinstance(first.dtype, pd.CategoricalDtype) or not isinstance(second.dtype, pd.CategoricalDtype):
+        return first.where(first.notna(), second).where(keep, None)
+    categories = pd.Index(sorted({*first.cat.categories, *second.cat.categories}), dtype="str")
+    a = np.append(categories.get_indexer(first.cat.categories), -1)[first.cat.codes.to_numpy()]
+    b = np.append(categories.get_indexer(second.cat.categories), -1)[second.cat.codes.to_numpy()]
+    codes = np.where(a >= 0, a, b)
+    codes[~keep] = -1
+    return pd.Series(pd.Categorical.from_codes(codes, categories=categories), index=first.index)

@@ -57,8 +57,7 @@ class VoiceSettings:
 
 def _period_ranks(posts: pd.DataFrame, edges: pd.DataFrame, period: pd.Period, scope: str) -> pd.DataFrame:
     in_period = posts[posts["period"] == period]
-    rows = set(in_period["row"].tolist())
-    scoped_edges = edges[edges["row"].isin(rows)]
+    scoped_edges = edges[edges["row"].isin(in_period["row"].to_numpy())]
     stats = author_stats(in_period)
     ranked = rank_authors(build_graph(scoped_edges, stats.index.tolist()), stats, scope)
     if ranked.empty:
@@ -69,8 +68,8 @@ def _period_ranks(posts: pd.DataFrame, edges: pd.DataFrame, period: pd.Period, s
 
 def scope_voices(posts: pd.DataFrame, mentions: pd.DataFrame, scope: str, now: pd.Period,
                  settings: VoiceSettings) -> pd.DataFrame:
-    """The voices of one scope: `posts` (row, post_id, author_id, in_reply_to, period, created_at, specialty,
-    followers, engagement) are the scope's posts, with `author_id` already the voice (person) id."""
+    """The voices of one scope: `posts` (row, author_id, reply_row, period, created_at, specialty, followers,
+    engagement) are the scope's posts, with `author_id` already the voice (person) id."""
     edges = interaction_edges(posts, mentions)
     before_periods = [now - k for k in range(settings.lookback, 0, -1)]
     current = _period_ranks(posts, edges, now, scope)

@@ -17,7 +17,7 @@ def _history() -> tuple[pd.DataFrame, pd.DataFrame]:
 
     def post(author: str, month: pd.Period, mention: list[str] | None = None, product: str = "Glucavex") -> None:
         row = len(rows)
-        rows.append({"row": row, "post_id": f"p{row}", "author_id": author, "in_reply_to": None, "period": month,
+        rows.append({"row": row, "author_id": author, "reply_row": pd.NA, "period": month,
                      "created_at": month.start_time, "specialty": "cardiology", "followers": 100.0, "engagement": 1,
                      "product": product})
         for target in mention or []:

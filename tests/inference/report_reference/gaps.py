@@ -1,0 +1,734 @@
+"""Evidence gaps per product x topic x period and the numbers behind the report (docs/DESIGN.md, "Evidence gaps").
+
+Reading is kept apart from aggregation: `open_scored_run` checks a scored directory, `load_posts` reads only the
+columns the report needs (never `text`) into a few compact DataFrames, and everything after that is a pure
+function of those frames and the `report` settings, so tests can feed hand-made tables with known answers.
+
+The priority score of a gap (one product, one evidence-need label, one period) is a transparent weighted mean of
+six parts, each scaled to [0, 1] so a reviewer can read why a gap ranks where it does:
+
+- volume, authors, reach: ``log1p(x) / log1p(max x over the gaps of that period)``; a log scale because these
+  counts are heavy-tailed and one viral post should not flatten every other gap to zero;
+- dol_share: share of the gap's posts written by digital opinion leaders (top-k authors by PageRank);
+- growth: ``clip(log(growth) / log(growth_cap), 0, 1)`` where ``growth`` is a *lower confidence bound* of the
+  rate ratio of the gap's share of the product's posts, this period versus the previous
+  ``growth_baseline_periods`` periods (see `guarded_growth`); no growth or a decline scores 0;
+- negativity: share of the gap's posts with negative sentiment.
+
+``score = sum(w_i * part_i) / sum(w_i)``, weights from ``params.yaml`` (``report.weights``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Protocol, Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from common.errors import OccError
+from common.settings import ReportSettings, ReportWeights
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_FILE = "_manifest.json"
+SCORES_DIR = "scores"
+
+PARTS: tuple[str, ...] = tuple(ReportWeights.__dataclass_fields__)
+"""The score's parts, in the order the report shows them (the fields of `report.weights`).
+
+Growth carries the most weight because Phase IV planning acts on needs that are *rising*; volume stays second
+so that a large steady need still outranks a tiny one that merely ticks up."""
+
+PERIOD_FREQ = {"month": "M", "quarter": "Q"}
+
+GAP_COLUMNS: tuple[str, ...] = (
+    "period", "product", "topic", "posts", "authors", "specialties", "specialty_mix", "follower_reach", "engagement", "reach",
+    "dol_posts", "dol_share", "negative_share", "product_posts", "topic_share", "posts_prev", "baseline_periods",
+    "baseline_posts", "baseline_product_posts", "growth_point", "growth", "growth_guarded",
+    *(f"part_{p}" for p in PARTS), "score", "rank", "is_rank_period",
+)
+"""Columns of gaps.parquet / gaps.csv, in order."""
+
+
+class ReportError(OccError, RuntimeError):
+    """The report cannot be built from this input; the message names the problem and the fix."""
+
+
+class Suppression(Protocol):
+    """What the report needs of a suppression (opt-out) list: `labeling.ingest.suppression.SuppressionList`,
+    which the CLI loads. A protocol, because the report reads scored runs as files and imports nothing of ingest."""
+
+    @property
+    def names(self) -> frozenset[str]: ...  # suppressed handles and author ids, lower-cased, without "@"
+
+    def __bool__(self) -> bool: ...
+
+    def table_mask(self, table: pa.Table) -> Any: ...  # True for the rows of suppressed authors
+
+    def scrub_text(self, text: str) -> str: ...  # "@handle" of a suppressed account -> "@[suppressed]"
+
+
+# ---- reading ------------------------------------------------------------------------------------------------
+
+@dataclass
+class ScoredRun:
+    """A complete scored directory: its manifest, part files and the columns they hold."""
+
+    directory: Path
+    manifest: dict[str, Any]
+    parts: list[Path]
+    columns: list[str]
+    safety_task: str | None = None
+    """The task whose flagged posts went to the safety team in this run (from the manifest; older runs: the
+    `safety.task` setting)."""
+
+    @property
+    def safety_operating_point(self) -> dict[str, Any] | None:
+        """Where the model's safety threshold settled at training time (recall target met or not), if known."""
+        return (self.manifest.get("safety") or {}).get("operating_point")
+
+    @property
+    def taxonomy(self) -> dict[str, Any]:
+        return self.manifest.get("taxonomy") or {"version": None, "tasks": []}
+
+    def task(self, name: str | None) -> dict[str, Any] | None:
+        """The taxonomy entry of task `name`, or None when this run's taxonomy has no such task."""
+        for task in self.taxonomy.get("tasks", []):
+            if task.get("name") == name:
+                return task
+        return None
+
+    def dataset(self) -> ds.Dataset:
+        return ds.dataset([str(p) for p in self.parts], format="parquet")
+
+
+def task_labels(task: Mapping[str, Any] | None) -> list[str]:
+    if not task:
+        return []
+    return [l["name"] if isinstance(l, Mapping) else str(l) for l in task.get("labels", [])]
+
+
+def label_descriptions(task: Mapping[str, Any] | None) -> dict[str, str]:
+    if not task:
+        return {}
+    return {l["name"]: str(l.get("description", "")) for l in task.get("labels", []) if isinstance(l, Mapping)}
+
+
+def open_scored_run(directory: Path, safety_task: str | None = "adverse_event") -> ScoredRun:
+    """Check that `directory` is a complete `occ score` output and return its manifest and parts.
+
+    `occ score` writes `_manifest.json` last, so its absence means the run stopped part-way (or this is not a
+    scored directory at all); a report built from such a directory would silently miss posts.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ReportError(f"SCORED_DIR {directory} does not exist or is not a folder; pass the --out folder of `occ score`")
+    manifest_path = directory / MANIFEST_FILE
+    if not manifest_path.is_file():
+        raise ReportError(f"{directory} is not a complete scoring run: {MANIFEST_FILE} is missing (`occ score` writes it "
+                          "last; finish the run with `occ score ... --resume` or point to the right folder)")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ReportError(f"{manifest_path} cannot be read as JSON ({exc}); rerun `occ score`") from exc
+    if not isinstance(manifest, dict) or manifest.get("complete") is not True:
+        raise ReportError(f"{directory} is not a complete scoring run: {MANIFEST_FILE} does not say complete: true")
+    parts = sorted((directory / SCORES_DIR).glob("part-*.parquet"))
+    listed = manifest.get("parts")
+    if isinstance(listed, list):
+        missing = sorted(set(listed) - {p.name for p in parts})
+        if missing:
+            raise ReportError(f"{directory}: parts listed in {MANIFEST_FILE} are missing from {SCORES_DIR}/: "
+                              f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+        parts = [p for p in parts if p.name in set(listed)]
+    columns: list[str] = []
+    if parts:
+        try:
+            columns = list(ds.dataset([str(p) for p in parts], format="parquet").schema.names)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise ReportError(f"{directory}/{SCORES_DIR}: the part files cannot be read as Parquet ({exc})") from exc
+        if "post_id" not in columns:
+            raise ReportError(f"{directory}/{SCORES_DIR}: the part files have no post_id column; "
+                              "this is not `occ score` output")
+    recorded = manifest.get("safety")
+    task = recorded.get("task") if isinstance(recorded, dict) and "task" in recorded else safety_task
+    return ScoredRun(directory, manifest, parts, columns, task)
+
+
+BASE_COLUMNS: tuple[str, ...] = ("post_id", "platform", "author_id", "author_specialty", "author_followers",
+                                 "created_at", "hashtags", "in_reply_to", "mentions", "likes", "shares", "replies",
+                                 "products")
+
+
+def needed_columns(run: ScoredRun, config: ReportSettings) -> list[str]:
+    """The columns the aggregation reads: contract metadata and the decided labels, never `text` or scores."""
+    wanted = list(BASE_COLUMNS)
+    for task in (config.evidence_task, config.sentiment_task, config.perception_task, run.safety_task):
+        if task and run.task(task) is not None:
+            wanted.append(task)
+    return [c for c in dict.fromkeys(wanted) if c in run.columns]
+
+
+@dataclass
+class PostFrames:
+    """The scored posts as compact frames keyed by `row` (the post's position in the read table).
+
+    List columns are exploded into long frames (row, value) with pyarrow, which keeps a million posts far below
+    the memory that Python lists in a pandas column would take.
+    """
+
+    posts: pd.DataFrame
+    products: pd.DataFrame
+    evidence: pd.DataFrame | None
+    perception: pd.DataFrame | None
+    hashtags: pd.DataFrame
+    mentions: pd.DataFrame
+    sentiment_labels: list[str]
+    perception_labels: list[str]
+    evidence_labels: list[str]
+    notes: list[str] = field(default_factory=list)
+    period_freq: str = "M"
+    suppressed: int = 0
+    """Posts left out at read time because their author is on the suppression list."""
+
+
+def _explode(column: pa.ChunkedArray | pa.Array, lower: bool = False, strip: str = "") -> pd.DataFrame:
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if len(array) == 0 or not pa.types.is_list(array.type) and not pa.types.is_large_list(array.type):
+        return pd.DataFrame({"row": pd.Series([], dtype="int64"), "value": pd.Series([], dtype="str")})
+    values = pc.list_flatten(array)
+    rows = pc.list_parent_indices(array)
+    if strip:
+        values = pc.utf8_ltrim(values, characters=strip)
+    if lower:
+        values = pc.utf8_lower(values)
+    frame = pd.DataFrame({"row": rows.to_numpy(zero_copy_only=False).astype("int64"),
+                          "value": values.to_pandas().astype("str")})
+    frame = frame[frame["value"].notna() & (frame["value"] != "")]
+    return frame.drop_duplicates().reset_index(drop=True)
+
+
+def _int_or_zero(table: pa.Table, name: str) -> np.ndarray:
+    if name not in table.column_names:
+        return np.zeros(table.num_rows, dtype="int64")
+    return pc.fill_null(table.column(name), 0).to_numpy().astype("int64")
+
+
+def _string(table: pa.Table, name: str) -> pd.Series:
+    if name not in table.column_names:
+        return pd.Series([None] * table.num_rows, dtype="str")
+    return table.column(name).to_pandas().astype("str")
+
+
+def to_period(created_at: pd.Series, freq: str) -> pd.Series:
+    """Calendar periods in UTC (a month or quarter starts and ends at UTC midnight for every reader)."""
+    ts = pd.to_datetime(created_at, utc=True)
+    return ts.dt.tz_convert("UTC").dt.tz_localize(None).dt.to_period(freq)
+
+
+def frames_from_table(table: pa.Table, run_tasks: Mapping[str, Mapping[str, Any] | None], config: ReportSettings) -> PostFrames:
+    """Turn the read columns into `PostFrames`; `run_tasks` maps each configured task to its taxonomy entry."""
+    notes: list[str] = []
+    n = table.num_rows
+    posts = pd.DataFrame({
+        "row": np.arange(n, dtype="int64"),
+        "post_id": _string(table, "post_id"),
+        "author_id": _string(table, "author_id"),
+        "specialty": _string(table, "author_specialty"),
+        "platform": _string(table, "platform"),
+        "in_reply_to": _string(table, "in_reply_to"),
+    })
+    if "author_followers" in table.column_names:
+        posts["followers"] = table.column("author_followers").to_pandas().astype("Float64")
+    else:
+        posts["followers"] = pd.Series([pd.NA] * n, dtype="Float64")
+    posts["engagement"] = _int_or_zero(table, "likes") + _int_or_zero(table, "shares") + _int_or_zero(table, "replies")
+    if "created_at" in table.column_names:
+        posts["created_at"] = table.column("created_at").to_pandas()
+    else:
+        posts["created_at"] = pd.Series([pd.NaT] * n, dtype="datetime64[us, UTC]")
+    freq = PERIOD_FREQ[config.period]
+    posts["period"] = to_period(posts["created_at"], freq)
+
+    missing = [c for c in BASE_COLUMNS if c not in table.column_names]
+    if missing:
+        notes.append(f"the scored data has no column(s) {', '.join(missing)}; what depends on them is left empty")
+    if n:
+        no_time = int(posts["created_at"].isna().sum())
+        if no_time:
+            notes.append(f"{no_time} of {n} posts have no created_at and are left out of every per-period figure")
+        no_followers = int(posts["followers"].isna().sum())
+        if no_followers == n:
+            notes.append("follower counts are missing for every post: reach counts engagement only")
+        elif no_followers:
+            notes.append(f"follower counts are missing for {no_followers} of {n} posts ({no_followers / n:.0%}): "
+                         "reach counts followers only where known")
+        if posts["author_id"].isna().all():
+            notes.append("no post has an author_id: distinct authors, reach by follower and opinion leaders "
+                         "cannot be computed")
+
+    sentiment_task = run_tasks.get("sentiment")
+    sentiment_labels = task_labels(sentiment_task)
+    if sentiment_task is not None and config.sentiment_task in table.column_names \
+            and not pa.types.is_list(table.column(config.sentiment_task).type):
+        posts["sentiment"] = _string(table, config.sentiment_task)
+        if config.negative_label not in sentiment_labels:
+            notes.append(f"sentiment task {config.sentiment_task!r} has no label {config.negative_label!r} "
+                         f"(labels: {', '.join(sentiment_labels)}): negative share cannot be computed")
+    else:
+        posts["sentiment"] = pd.Series([None] * n, dtype="str")
+        sentiment_labels = []
+        notes.append(f"this run's taxonomy has no single-label task {config.sentiment_task!r} "
+                     "(report.sentiment_task): negative share and sentiment over time cannot be computed")
+
+    safety_task = run_tasks.get("safety")
+    posts["adverse_event"] = pd.Series([pd.NA] * n, dtype="boolean")
+    safety_name = safety_task.get("name") if safety_task is not None else run_tasks.get("safety_name")
+    if safety_task is not None and safety_name in table.column_names:
+        positive = safety_task.get("positive")
+        if positive is None:
+            labels = task_labels(safety_task)
+            positive = labels[-1] if len(labels) == 2 else None
+        if positive is not None:
+            posts["adverse_event"] = (_string(table, safety_name) == str(positive)).astype("boolean")
+    else:
+        notes.append(f"this run's taxonomy has no task {safety_name!r} (safety.task): "
+                     "adverse-event counts per product cannot be shown")
+
+    products = _explode(table.column("products")) if "products" in table.column_names else _explode(pa.array([]))
+    products = products.rename(columns={"value": "product"})
+    if "products" not in table.column_names:
+        notes.append("the scored data has no products column: nothing can be attributed to a product")
+
+    evidence_task = run_tasks.get("evidence")
+    evidence_labels: list[str] = []
+    evidence = None
+    if evidence_task is not None and evidence_task.get("kind") == "multi" and config.evidence_task in table.column_names:
+        evidence = _explode(table.column(config.evidence_task)).rename(columns={"value": "topic"})
+        evidence_labels = task_labels(evidence_task)
+    else:
+        found = [t.get("name") for t in run_tasks.get("_all", [])] if run_tasks.get("_all") else []
+        notes.append(f"this run's taxonomy has no multi-label task {config.evidence_task!r} (report.evidence_task); "
+                     f"tasks found: {', '.join(map(str, found)) or 'none'}: the evidence-gap table cannot be computed")
+
+    perception_task = run_tasks.get("perception")
+    perception = None
+    perception_labels: list[str] = []
+    if perception_task is not None and perception_task.get("kind") == "multi" and config.perception_task in table.column_names:
+        perception = _explode(table.column(config.perception_task)).rename(columns={"value": "label"})
+        perception_labels = task_labels(perception_task)
+    else:
+        notes.append(f"this run's taxonomy has no multi-label task {config.perception_task!r} (report.perception_task): "
+                     "perception over time cannot be shown")
+
+    hashtags = _explode(table.column("hashtags"), lower=True, strip="#") if "hashtags" in table.column_names \
+        else _explode(pa.array([]))
+    mentions = _explode(table.column("mentions"), strip="@") if "mentions" in table.column_names else _explode(pa.array([]))
+    return PostFrames(posts, products, evidence, perception, hashtags.rename(columns={"value": "hashtag"}),
+                      mentions.rename(columns={"value": "mention"}), sentiment_labels, perception_labels,
+                      evidence_labels, notes, freq)
+
+
+def run_tasks_for(run: ScoredRun, config: ReportSettings) -> dict[str, Any]:
+    return {"evidence": run.task(config.evidence_task), "sentiment": run.task(config.sentiment_task),
+            "perception": run.task(config.perception_task), "safety": run.task(run.safety_task),
+            "safety_name": run.safety_task,
+            "_all": run.taxonomy.get("tasks", [])}
+
+
+def load_posts(run: ScoredRun, config: ReportSettings, suppression: Suppression | None = None) -> PostFrames:
+    """Read the needed columns of every part (no text, no score structs) into `PostFrames`.
+
+    With a suppression list, the rows of suppressed authors are dropped as they are read and suppressed accounts
+    are removed from the mentions: a run scored before someone opted out must not profile them either (their
+    posts leave the figures, gap counts and leader lists; replies to their posts no longer resolve to an author).
+    """
+    columns = needed_columns(run, config)
+    extra = [c for c in ("author_handle", "person_id") if suppression and c in run.columns and c not in columns]
+    if run.parts:
+        table = run.dataset().to_table(columns=columns + extra)
+    else:
+        table = pa.table({"post_id": pa.array([], pa.string())})
+    dropped = 0
+    if suppression and table.num_rows:
+        mask = suppression.table_mask(table)
+        dropped = int(pc.sum(mask).as_py() or 0)
+        if dropped:
+            table = table.filter(pc.invert(mask))
+    table = table.drop_columns([c for c in extra if c in table.column_names])
+    logger.info("read %d scored posts (%d columns) from %s%s", table.num_rows, len(columns), run.directory,
+                f"; {dropped} posts of suppressed authors left out" if suppression else "")
+    frames = frames_from_table(table, run_tasks_for(run, config), config)
+    if suppression and not frames.mentions.empty:
+        keys = frames.mentions["mention"].str.strip().str.lstrip("@").str.lower()
+        frames.mentions = frames.mentions[~keys.isin(suppression.names)].reset_index(drop=True)
+    frames.suppressed = dropped
+    if dropped:
+        frames.notes.append(f"{dropped} posts by authors on the suppression list were left out, and those authors "
+                            "were removed from mentions")
+    if not run.parts or table.num_rows == 0:
+        frames.notes.insert(0, "the scored directory holds no scored posts")
+    return frames
+
+
+def read_post_fields(run: ScoredRun, post_ids: Iterable[str], columns: Sequence[str]) -> pd.DataFrame:
+    """Read `columns` of the given posts only (a filtered scan), e.g. `text` for the example posts."""
+    ids = sorted(set(post_ids))
+    present = [c for c in dict.fromkeys(["post_id", *columns]) if c in run.columns]
+    if not ids or not run.parts:
+        return pd.DataFrame({c: [] for c in present})
+    table = run.dataset().to_table(columns=present, filter=pc.field("post_id").isin(pa.array(ids, pa.string())))
+    return table.to_pandas()
+
+
+# ---- periods -------------------------------------------------------------------------------------------------
+
+def period_range(frames: PostFrames) -> pd.PeriodIndex:
+    """Every period from the first to the last post, including empty ones (an empty month is a real zero)."""
+    periods = frames.posts["period"].dropna()
+    if periods.empty:
+        return pd.PeriodIndex([], freq=frames.period_freq)
+    return pd.period_range(periods.min(), periods.max(), freq=frames.period_freq)
+
+
+def choose_rank_period(frames: PostFrames, config: ReportSettings) -> tuple[pd.Period | None, list[str]]:
+    """The period the ranking describes: `report.rank_period` if set, else the latest *complete* period.
+
+    The latest period counts as complete when the newest post falls on its last calendar day (UTC); a dump cut
+    mid-month would otherwise make every gap look like it is shrinking, so the ranking uses the period before.
+    """
+    notes: list[str] = []
+    periods = period_range(frames)
+    if len(periods) == 0:
+        return None, ["no post has a usable created_at: nothing can be ranked by period"]
+    if config.rank_period:
+        try:
+            wanted = pd.Period(config.rank_period, freq=frames.period_freq)
+        except (ValueError, TypeError) as exc:
+            raise ReportError(f"report.rank_period {config.rank_period!r} is not a {config.period} "
+                              f"(e.g. {periods[-1]})") from exc
+        if wanted not in periods:
+            raise ReportError(f"report.rank_period {wanted} is outside the data ({periods[0]} .. {periods[-1]})")
+        return wanted, notes
+    last = periods[-1]
+    newest = pd.to_datetime(frames.posts["created_at"], utc=True).max().tz_localize(None)
+    last_day = last.end_time.normalize()
+    if newest >= last_day:
+        return last, notes
+    if len(periods) == 1:
+        notes.append(f"the only period {last} is incomplete (newest post {newest:%Y-%m-%d}); it is ranked anyway")
+        return last, notes
+    notes.append(f"period {last} is incomplete (newest post {newest:%Y-%m-%d}); the ranking uses {periods[-2]}")
+    return periods[-2], notes
+
+
+# ---- growth ---------------------------------------------------------------------------------------------------
+
+def wilson_lower(successes: np.ndarray, trials: np.ndarray, z: float) -> np.ndarray:
+    """One-sided Wilson score lower bound of a binomial proportion (0 where there are no trials)."""
+    k = np.asarray(successes, dtype="float64")
+    n = np.asarray(trials, dtype="float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(n > 0, k / n, 0.0)
+        denom = 1 + z * z / n
+        centre = p + z * z / (2 * n)
+        spread = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+        low = (centre - spread) / denom
+    return np.where(n > 0, np.clip(low, 0.0, 1.0), 0.0)
+
+
+def guarded_growth(posts: np.ndarray, exposure: np.ndarray, base_posts: np.ndarray, base_exposure: np.ndarray,
+                   z: float, min_posts: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Growth of a topic's share of a product's posts, now vs a baseline, guarded against tiny counts.
+
+    Why this estimator: with Poisson counts, conditional on the total ``x + b`` the current count ``x`` is
+    binomial with ``pi = R*E / (R*E + E_b)`` (R = rate ratio, E = the product's posts now, E_b in the baseline).
+    The one-sided Wilson lower bound of ``pi`` gives a lower bound of R that shrinks toward nothing when counts
+    are small (2 posts after 0 is no evidence of a trend) and approaches the point estimate as counts grow.
+    Measuring the *share* of the product's posts (not the raw count) keeps a product-wide burst (a launch, a
+    congress) from making all its topics look like rising needs.
+
+    Returns (lower-bound rate ratio, Laplace-smoothed point ratio, guarded flag). Where ``x + b < min_posts`` or
+    either exposure is zero the growth is set to 1.0 (neutral) and flagged, so it neither helps nor hurts.
+    """
+    x = np.asarray(posts, dtype="float64")
+    e = np.asarray(exposure, dtype="float64")
+    b = np.nan_to_num(np.asarray(base_posts, dtype="float64"), nan=0.0)
+    eb = np.nan_to_num(np.asarray(base_exposure, dtype="float64"), nan=0.0)
+    guarded = (x + b < min_posts) | (e <= 0) | (eb <= 0)
+    p_low = wilson_lower(x, x + b, z)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        odds = np.where(p_low < 1.0, p_low / (1.0 - p_low), np.inf)
+        lower = odds * eb / e
+        point = ((x + 0.5) / e) / ((b + 0.5) / eb)
+    lower = np.where(guarded, 1.0, lower)
+    point = np.where((e > 0) & (eb > 0), point, np.nan)
+    return lower, point, guarded
+
+
+# ---- the gap table --------------------------------------------------------------------------------------------
+
+def _log_share_of_max(values: pd.Series, groups: pd.Series) -> pd.Series:
+    v = values.astype("float64").fillna(0.0).clip(lower=0.0)
+    top = v.groupby(groups).transform("max")
+    out = np.log1p(v) / np.log1p(top)
+    return out.where(top > 0, 0.0).fillna(0.0)
+
+
+def select_products(frames: PostFrames, products: Sequence[str] | None) -> tuple[list[str], list[str]]:
+    """The products to report on: those asked for (matched case-insensitively), else every product found."""
+    counts = frames.products["product"].value_counts()
+    found = list(counts.index)
+    if not products:
+        return found, []
+    by_lower = {p.lower(): p for p in found}
+    chosen, notes = [], []
+    for wanted in products:
+        match = by_lower.get(wanted.lower())
+        if match is None:
+            notes.append(f"product {wanted!r} has no posts in this scored data")
+            chosen.append(wanted)
+        elif match not in chosen:
+            chosen.append(match)
+    return chosen, notes
+
+
+def gap_table(frames: PostFrames, config: ReportSettings, products: Sequence[str], dol_authors: set[str],
+              rank_period: pd.Period | None) -> pd.DataFrame:
+    """One row per (product, evidence-need label, period): the aggregates, the score's parts and the score.
+
+    Rows exist for every product x label x period in range, zeros included, because growth and "nobody asked
+    this month" both need the zeros.
+    """
+    periods = period_range(frames)
+    labels = frames.evidence_labels
+    if frames.evidence is None or not labels or len(periods) == 0 or not products:
+        return _empty_gaps()
+    posts = frames.posts[frames.posts["period"].notna()]
+    base = posts[["row", "period", "author_id", "specialty", "followers", "engagement", "sentiment"]].copy()
+    base["is_dol"] = posts["author_id"].isin(dol_authors)
+    sentiment_known = base["sentiment"].notna() & (config.negative_label in frames.sentiment_labels)
+    base["neg_known"] = sentiment_known.astype("int64")
+    base["neg"] = (sentiment_known & (base["sentiment"] == config.negative_label)).astype("int64")
+
+    prod = frames.products[frames.products["product"].isin(products)]
+    prod_posts = prod.merge(base[["row", "period"]], on="row")
+    exposure = prod_posts.groupby(["product", "period"], observed=True).size().rename("product_posts")
+
+    ev = frames.evidence[frames.evidence["topic"].isin(labels)]
+    triples = prod.merge(ev, on="row").merge(base, on="row")
+    keys = ["product", "topic", "period"]
+    grouped = triples.groupby(keys, observed=True)
+    agg = grouped.agg(posts=("row", "size"), authors=("author_id", "nunique"), specialties=("specialty", "nunique"),
+                      engagement=("engagement", "sum"), dol_posts=("is_dol", "sum"), neg=("neg", "sum"),
+                      neg_known=("neg_known", "sum"))
+    per_author = triples[triples["author_id"].notna()].groupby(keys + ["author_id"], observed=True)["followers"].max()
+    follower_reach = per_author.groupby(level=keys, observed=True).sum(min_count=1).rename("follower_reach")
+
+    grid = pd.MultiIndex.from_product([list(products), labels, periods], names=keys)
+    table = agg.join(follower_reach).join(specialty_mix(triples, keys)).reindex(grid)
+    for col in ("posts", "authors", "specialties", "engagement", "dol_posts", "neg", "neg_known"):
+        table[col] = table[col].fillna(0).astype("int64")
+    table["follower_reach"] = table["follower_reach"].astype("Float64").fillna(0).astype("float64")
+    if frames.posts["followers"].isna().all():
+        table["follower_reach"] = np.nan
+    table = table.reset_index()
+    table = table.merge(exposure.reset_index(), on=["product", "period"], how="left")
+    table["product_posts"] = table["product_posts"].fillna(0).astype("int64")
+    table["reach"] = table["follower_reach"].fillna(0.0) + table["engagement"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        table["dol_share"] = np.where(table["posts"] > 0, table["dol_posts"] / table["posts"].where(table["posts"] > 0), np.nan)
+        table["negative_share"] = np.where(table["neg_known"] > 0, table["neg"] / table["neg_known"].where(table["neg_known"] > 0), np.nan)
+        table["topic_share"] = np.where(table["product_posts"] > 0, table["posts"] / table["product_posts"].where(table["product_posts"] > 0), np.nan)
+
+    table = table.sort_values(["product", "topic", "period"]).reset_index(drop=True)
+    by_gap = table.groupby(["product", "topic"], sort=False)
+    k = config.growth_baseline_periods
+    table["posts_prev"] = by_gap["posts"].shift(1)
+    table["baseline_periods"] = by_gap["posts"].transform(lambda s: s.shift(1).rolling(k, min_periods=1).count()).fillna(0).astype("int64")
+    table["baseline_posts"] = by_gap["posts"].transform(lambda s: s.shift(1).rolling(k, min_periods=1).sum())
+    table["baseline_product_posts"] = by_gap["product_posts"].transform(lambda s: s.shift(1).rolling(k, min_periods=1).sum())
+    lower, point, guarded = guarded_growth(table["posts"].to_numpy(), table["product_posts"].to_numpy(),
+                                           table["baseline_posts"].to_numpy(), table["baseline_product_posts"].to_numpy(),
+                                           config.growth_z, config.min_posts)
+    table["growth"], table["growth_point"], table["growth_guarded"] = lower, point, guarded
+    return score_gaps(table, config, rank_period)
+
+
+def score_gaps(table: pd.DataFrame, config: ReportSettings, rank_period: pd.Period | None) -> pd.DataFrame:
+    """Add the parts (each in [0, 1], relative to the other gaps of the same period), the score and the rank."""
+    period = table["period"]
+    table["part_volume"] = _log_share_of_max(table["posts"], period)
+    table["part_authors"] = _log_share_of_max(table["authors"], period)
+    table["part_reach"] = _log_share_of_max(table["reach"], period)
+    table["part_dol_share"] = table["dol_share"].fillna(0.0).clip(0.0, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        growth_part = np.log(table["growth"].astype("float64").clip(lower=1e-12)) / math.log(config.growth_cap)
+    table["part_growth"] = pd.Series(growth_part, index=table.index).fillna(0.0).clip(0.0, 1.0)
+    table["part_negativity"] = table["negative_share"].fillna(0.0).clip(0.0, 1.0)
+    weights = config.weights.normalized()
+    table["score"] = sum(weights[p] * table[f"part_{p}"] for p in PARTS)
+    table = table.sort_values(["period", "score", "posts", "product", "topic"],
+                              ascending=[True, False, False, True, True]).reset_index(drop=True)
+    table["rank"] = table.groupby("period").cumcount() + 1
+    table["is_rank_period"] = (table["period"] == rank_period) if rank_period is not None else False
+    table["period"] = table["period"].astype("str")
+    return table[list(GAP_COLUMNS)]
+
+
+def specialty_mix(triples: pd.DataFrame, keys: list[str], top: int = 3) -> pd.Series:
+    """Per gap, the most frequent specialties of its distinct voices with their shares ("oncology 60%, pharmacy
+    25%, nursing 15%"): who is asking matters to medical affairs as much as how many."""
+    known = triples[triples["specialty"].notna() & triples["author_id"].notna()] \
+        .drop_duplicates(keys + ["author_id"])
+    if known.empty:
+        return pd.Series(dtype="str", name="specialty_mix")
+    counts = known.groupby(keys + ["specialty"], observed=True).size().rename("n").reset_index()
+    counts["share"] = counts["n"] / counts.groupby(keys, observed=True)["n"].transform("sum")
+    counts = counts.sort_values(keys + ["n", "specialty"], ascending=[True] * len(keys) + [False, True])
+    counts["cell"] = counts["specialty"].astype(str) + " " + (counts["share"] * 100).round().astype(int).astype(str) + "%"
+    mix = counts.groupby(keys, observed=True).head(top).groupby(keys, observed=True)["cell"].agg(", ".join)
+    return mix.rename("specialty_mix")
+
+
+def _empty_gaps() -> pd.DataFrame:
+    ints = {"posts", "authors", "specialties", "engagement", "dol_posts", "product_posts", "rank", "baseline_periods"}
+    strings = {"period", "product", "topic", "specialty_mix"}
+    frame = {}
+    for col in GAP_COLUMNS:
+        if col in strings:
+            frame[col] = pd.Series([], dtype="str")
+        elif col in ints:
+            frame[col] = pd.Series([], dtype="int64")
+        elif col in ("growth_guarded", "is_rank_period"):
+            frame[col] = pd.Series([], dtype="bool")
+        else:
+            frame[col] = pd.Series([], dtype="float64")
+    return pd.DataFrame(frame)
+
+
+def ranked_gaps(gaps: pd.DataFrame, top: int) -> pd.DataFrame:
+    """The rank period's gaps with at least one post, best first (the report's "current state")."""
+    current = gaps[gaps["is_rank_period"] & (gaps["posts"] > 0)]
+    return current.sort_values("rank").head(top).reset_index(drop=True)
+
+
+# ---- example posts ---------------------------------------------------------------------------------------------
+
+def gap_candidates(frames: PostFrames, gaps: pd.DataFrame) -> pd.DataFrame:
+    """Every post behind the given gaps (product, topic, period): row, post_id, author_id, engagement."""
+    if gaps.empty or frames.evidence is None:
+        return pd.DataFrame(columns=["product", "topic", "period", "row", "post_id", "author_id", "engagement"])
+    posts = frames.posts[frames.posts["period"].notna()][["row", "post_id", "author_id", "engagement", "period"]].copy()
+    posts["period"] = posts["period"].astype("str")
+    triples = frames.products.merge(frames.evidence, on="row").merge(posts, on="row")
+    return triples.merge(gaps[["product", "topic", "period"]], on=["product", "topic", "period"])
+
+
+def pick_examples(candidates: pd.DataFrame, n: int) -> pd.DataFrame:
+    """Up to `n` posts per gap: highest confidence first, at most one per author (different voices).
+
+    `candidates` needs product, topic, period, post_id, author_id, confidence, engagement. Posts without an
+    author id each count as their own author. Ties on confidence go to the more engaged post, then the id.
+    """
+    if candidates.empty or n <= 0:
+        return candidates.head(0)
+    frame = candidates.copy()
+    frame["_author"] = frame["author_id"].astype("object").where(frame["author_id"].notna(), "\x00" + frame["post_id"].astype("str"))
+    frame = frame.sort_values(["confidence", "engagement", "post_id"], ascending=[False, False, True])
+    frame = frame.drop_duplicates(["product", "topic", "period", "_author"])
+    frame = frame.groupby(["product", "topic", "period"], sort=False).head(n)
+    return frame.drop(columns="_author").reset_index(drop=True)
+
+
+# ---- active-listener views -------------------------------------------------------------------------------------
+
+def product_overview(frames: PostFrames, products: Sequence[str], rank_period: pd.Period | None,
+                     config: ReportSettings) -> pd.DataFrame:
+    """Per product: posts, authors, posts in the rank period, negative share, adverse-event posts."""
+    prod = frames.products[frames.products["product"].isin(products)]
+    joined = prod.merge(frames.posts[["row", "author_id", "period", "sentiment", "adverse_event"]], on="row")
+    rows = []
+    for product in products:
+        sub = joined[joined["product"] == product]
+        known = sub["sentiment"].notna()
+        in_period = sub[sub["period"] == rank_period] if rank_period is not None else sub.head(0)
+        ae = sub["adverse_event"]
+        rows.append({
+            "product": product, "posts": int(len(sub)), "authors": int(sub["author_id"].nunique()),
+            "posts_rank_period": int(len(in_period)),
+            "negative_share": float((sub.loc[known, "sentiment"] == config.negative_label).mean()) if known.any() else None,
+            "adverse_event_posts": int(ae.fillna(False).sum()) if ae.notna().any() else None,
+            "adverse_event_posts_rank_period": int(in_period["adverse_event"].fillna(False).sum())
+            if in_period["adverse_event"].notna().any() else (0 if ae.notna().any() else None),
+        })
+    frame = pd.DataFrame(rows, columns=["product", "posts", "authors", "posts_rank_period", "negative_share",
+                                        "adverse_event_posts", "adverse_event_posts_rank_period"])
+    return frame.sort_values(["posts", "product"], ascending=[False, True]).reset_index(drop=True)
+
+
+def platform_share(frames: PostFrames, products: Sequence[str]) -> pd.DataFrame:
+    """Each product's share of posts per platform (where is my product discussed)."""
+    prod = frames.products[frames.products["product"].isin(products)]
+    joined = prod.merge(frames.posts[["row", "platform"]], on="row")
+    joined["platform"] = joined["platform"].fillna("(unknown)")
+    counts = joined.groupby(["product", "platform"]).size().rename("posts").reset_index()
+    counts["share"] = counts["posts"] / counts.groupby("product")["posts"].transform("sum")
+    return counts.sort_values(["product", "posts"], ascending=[True, False]).reset_index(drop=True)
+
+
+def top_hashtags(frames: PostFrames, products: Sequence[str], n: int = 10) -> pd.DataFrame:
+    """The hashtags used most in each product's posts (under which hashtags is it discussed)."""
+    prod = frames.products[frames.products["product"].isin(products)]
+    joined = prod.merge(frames.hashtags, on="row")
+    counts = joined.groupby(["product", "hashtag"]).size().rename("posts").reset_index()
+    counts = counts.sort_values(["product", "posts", "hashtag"], ascending=[True, False, True])
+    return counts.groupby("product").head(n).reset_index(drop=True)
+
+
+def label_shares_over_time(frames: PostFrames, products: Sequence[str], labels_long: pd.DataFrame,
+                           labels: Sequence[str]) -> pd.DataFrame:
+    """Share of each product's posts carrying each label, per period (labels_long: row, label)."""
+    posts = frames.posts[frames.posts["period"].notna()][["row", "period"]]
+    prod = frames.products[frames.products["product"].isin(products)].merge(posts, on="row")
+    if prod.empty or not labels:
+        return pd.DataFrame(columns=["product", "period", "label", "posts", "share"])
+    totals = prod.groupby(["product", "period"]).size().rename("total")
+    hits = prod.merge(labels_long, on="row")
+    counts = hits.groupby(["product", "period", "label"]).size().rename("posts")
+    present = set(prod["product"])
+    grid = pd.MultiIndex.from_product([[p for p in products if p in present], period_range(frames), list(labels)],
+                                      names=["product", "period", "label"])
+    frame = counts.reindex(grid, fill_value=0).reset_index().merge(totals.reset_index(), on=["product", "period"], how="left")
+    frame["total"] = frame["total"].fillna(0).astype("int64")
+    frame["share"] = np.where(frame["total"] > 0, frame["posts"] / frame["total"].where(frame["total"] > 0), np.nan)
+    frame["period"] = frame["period"].astype("str")
+    return frame
+
+
+def sentiment_over_time(frames: PostFrames, products: Sequence[str]) -> pd.DataFrame:
+    long = frames.posts.loc[frames.posts["sentiment"].notna(), ["row", "sentiment"]].rename(columns={"sentiment": "label"})
+    return label_shares_over_time(frames, products, long, frames.sentiment_labels)
+
+
+def perception_over_time(frames: PostFrames, products: Sequence[str]) -> pd.DataFrame:
+    if frames.perception is None:
+        return label_shares_over_time(frames, products, pd.DataFrame(columns=["row", "label"]), [])
+    return label_shares_over_time(frames, products, frames.perception, frames.perception_labels)
+
+
+def gap_trends(gaps: pd.DataFrame, top: pd.DataFrame) -> pd.DataFrame:
+    """Posts per period of the top gaps (to show that a rising gap really rises)."""
+    if top.empty:
+        return gaps.head(0)[["product", "topic", "period", "posts", "topic_share"]]
+    keys = top[["product", "topic"]].drop_duplicates()
+    return gaps.merge(keys, on=["product", "topic"])[["product", "topic", "period", "posts", "topic_share"]] \
+        .sort_values(["product", "topic", "period"]).reset_index(drop=True)
