@@ -49,9 +49,18 @@ class IngestSettings:
     """Suppression (opt-out) list, .txt or .csv (labeling/ingest/suppression.py): these authors' posts are dropped
     before anything is stored or scored, and scrubbed from others' mentions; `occ ingest`, `occ score` and
     `occ report` honor it (their --suppress flag overrides this). None: no list."""
+    workers: int | None = None
+    """Processes that run the row pipeline (parse, validate, redact, find products) of `occ ingest` and `occ score`;
+    de-duplication, order and writing stay in the main process, so the output is the same for any number.
+    None: one per CPU core this process may use; 1: no worker process."""
+    dedup_cache_mb: int = 64
+    """Memory for the page cache of the on-disk de-duplication index (labeling/ingest/dedup.py): the index itself
+    grows with the dump on disk, not in memory."""
 
     def __post_init__(self) -> None:
-        _positive(self, "batch_rows", "max_text_chars")
+        _positive(self, "batch_rows", "max_text_chars", "dedup_cache_mb")
+        if self.workers is not None:
+            _positive(self, "workers")
         _choice(self, "redaction", ("fast", "ner"))
         _at_least(self, "quarantine_raw_chars", 0)
 

@@ -26,6 +26,7 @@ def ingest_command(
     products: Annotated[Optional[Path], typer.Option("--products", help="Product dictionary YAML (default: the packaged one).")] = None,
     redaction: Annotated[Optional[str], typer.Option("--redaction", help="fast | ner (overrides params.yaml).")] = None,
     suppress: Annotated[Optional[Path], typer.Option("--suppress", help="Suppression (opt-out) list, .txt or .csv: these authors' posts are dropped before anything is stored (overrides ingest.suppress_file).")] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", help="Processes for the row pipeline (overrides ingest.workers; default one per CPU core; the output is the same for any number).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object on the last line.")] = False,
     params_file: ParamsOption = None,
 ) -> None:
@@ -40,6 +41,8 @@ def ingest_command(
             settings = settings.replace("ingest", redaction=redaction)
         if suppress is not None:
             settings = settings.replace("ingest", suppress_file=str(suppress))
+        if workers is not None:
+            settings = settings.replace("ingest", workers=workers)
         stats = ingest(inputs, out, settings.ingest, load_mapping(mapping), load_products(products),
                        authors=settings.authors)
     summary = stats.to_dict()

@@ -63,7 +63,7 @@ def scores_array(spec: TaskSpec, proba: np.ndarray) -> pa.StructArray:
                                       fields=[pa.field(label, pa.float32()) for label in spec.labels])
 
 
-def scored_table(rows: list[dict[str, Any]], specs: Sequence[TaskSpec], proba: Mapping[str, np.ndarray],
+def scored_table(rows: list[dict[str, Any]] | pa.Table, specs: Sequence[TaskSpec], proba: Mapping[str, np.ndarray],
                  thresholds: Mapping[str, Sequence[float]], provenance: Mapping[str, Any]) -> pa.Table:
     """The ingested rows plus, per task, the decision and scores columns and the provenance, in `scored_schema`.
 
@@ -71,13 +71,13 @@ def scored_table(rows: list[dict[str, Any]], specs: Sequence[TaskSpec], proba: M
     per post); Arrow arrays made from the probability matrix cost about 1 us.
     """
     schema = scored_schema(specs)
-    base = pa.Table.from_pylist(rows, schema=INGESTED_SCHEMA)
+    base = rows if isinstance(rows, pa.Table) else pa.Table.from_pylist(rows, schema=INGESTED_SCHEMA)
     columns: dict[str, pa.Array] = {name: base.column(name) for name in base.column_names}
     for spec in specs:
         p = np.asarray(proba[spec.name])
         columns[spec.name] = decision_array(spec, p, thresholds.get(spec.name))
         columns[f"{spec.name}_scores"] = scores_array(spec, p)
-    n = len(rows)
+    n = base.num_rows
     for field in PROVENANCE_FIELDS:
         columns[field.name] = pa.array([provenance.get(field.name)] * n, field.type)
     return pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)

@@ -1,10 +1,12 @@
 """`occ score`: stream post dumps through one pinned model version, chunk by chunk, resumably.
 
 One pass: the same row pipeline as `occ ingest` (validation, quarantine, de-duplication, redaction, product
-matching), then scoring. Each chunk of input rows becomes `scores/part-NNNNNN.parquet` and
-`quarantine/part-NNNNNN.parquet`, written atomically, then `_progress.json` records the chunk as done.
-`--resume` replays the finished chunks through the row pipeline without scoring (rebuilding de-duplication
-state and counts exactly) and continues with the next chunk, so a resumed run's output equals an
+matching; judged in worker processes, de-duplicated in input order here: labeling/ingest/batches.py), then
+scoring. Each chunk of input rows becomes `scores/part-NNNNNN.parquet` and `quarantine/part-NNNNNN.parquet`,
+written atomically, then `_progress.json` records the chunk as done with the run's counts so far. The
+de-duplication index lives on disk beside the run (`_dedup_index.sqlite`, each entry tagged with its chunk).
+`--resume` skips the finished chunks' rows unread by the pipeline, restores the counts from the progress file,
+drops the index entries of the unfinished chunk and continues with it, so a resumed run's output equals an
 uninterrupted one. `_manifest.json` is written last and marks a complete run.
 
 The suppression list (`ingest.suppress_file`, `--suppress`) applies in the row pipeline, before anything is
@@ -24,18 +26,32 @@ from typing import Any, Sequence
 
 import pyarrow.parquet as pq
 
-from common.atomic import AtomicParquetWriter, remove_stale_temporaries, write_json_atomic, write_table_atomic
+from common.atomic import (
+    AtomicParquetWriter,
+    remove_stale_temporaries,
+    write_json_atomic,
+    write_table_atomic,
+)
 from common.checksums import sha256_file
 from common.errors import OccError
 from common.progress import Progress
 from common.settings import ScoreSettings, Settings
 from inference.scoring.authors import author_pass, author_types
 from inference.scoring.outputs import scored_schema, scored_table, write_adverse_events
+from labeling.authors.signals import name_key_secret
+from labeling.ingest.batches import (
+    PipelineRecipe,
+    RowJudges,
+    admit,
+    iter_units,
+    worker_count,
+)
+from labeling.ingest.dedup import DedupIndex
 from labeling.ingest.mapping import IDENTITY, ColumnMapping
-from labeling.ingest.pipeline import IngestStats, PostPipeline
+from labeling.ingest.pipeline import IngestStats
 from labeling.ingest.products import ProductDictionary, products_from_dict
 from labeling.ingest.readers import check_input, detect_format
-from labeling.ingest.run import batched, iter_raw_records
+from labeling.ingest.run import batched
 from labeling.ingest.schema import QUARANTINE_SCHEMA
 from labeling.ingest.suppression import SuppressionList, load_suppression
 from models.artifact import ModelBundle
@@ -50,6 +66,7 @@ PROGRESS_FILE = "_progress.json"
 MANIFEST_FILE = "_manifest.json"
 LOCK_FILE = ".lock"
 AE_FILE = "adverse_events.csv"
+DEDUP_INDEX = "_dedup_index.sqlite"
 
 
 class ScoreError(OccError, RuntimeError):
@@ -185,7 +202,12 @@ def _score_locked(inputs: list[Path], out_dir: Path, pinned: PinnedModel, bundle
     remove_stale_temporaries(out_dir / QUARANTINE_PARTS_DIR)
 
     dictionary = products or (products_from_dict(bundle.products) if bundle.products else None)
-    pipeline = PostPipeline(settings.ingest, mapping, dictionary, suppression=suppression, authors=settings.authors)
+    recipe = PipelineRecipe(settings.ingest, mapping, dictionary, suppression if suppression else None,
+                            settings.authors, name_key_secret(settings.authors))
+    if state is not None and "stats" not in state:
+        raise ScoreError(f"the unfinished run in {out_dir} was started by an older version of occ, which did not "
+                         "record its counts; score into a new --out")
+    stats = IngestStats.from_state(state["stats"]) if state else IngestStats(inputs=[str(p) for p in inputs])
     specs = bundle.specs
     schema = scored_schema(specs)
     done_chunks = int(state["chunks_done"]) if state else 0
@@ -195,45 +217,50 @@ def _score_locked(inputs: list[Path], out_dir: Path, pinned: PinnedModel, bundle
     provenance_base = {"model_name": pinned.name, "model_version": pinned.version, "model_run_id": pinned.run_id}
     scored_rows = 0
     total = estimate_rows(inputs)
-    chunks = batched(iter_raw_records(inputs, settings.ingest), config.chunk_rows)
-    with Progress("score", total=total, unit="posts", enabled=progress) as bar:
-        for index, raw_chunk in enumerate(chunks):
-            t0 = time.monotonic()
-            clean, rejected = [], []
-            for raw in raw_chunk:
-                row, bad = pipeline.process(raw)
-                if row is not None:
-                    clean.append(row)
-                elif bad is not None:
-                    rejected.append(bad)
+    chunks = batched(iter_units(inputs, settings.ingest), config.chunk_rows)
+    with DedupIndex(out_dir / DEDUP_INDEX, settings.ingest.dedup_cache_mb, durable=True) as index, \
+            RowJudges(recipe, worker_count(settings.ingest)) as judges, \
+            Progress("score", total=total, unit="posts", enabled=progress) as bar:
+        index.rewind(done_chunks)  # what an interrupted chunk added is forgotten; finished chunks' entries stay
+        for _ in range(done_chunks):  # finished by the interrupted run: their counts are in the progress file
+            skipped = next(chunks, None)
+            if skipped is None:
+                break
+            bar.update(len(skipped))
+        t0 = time.monotonic()
+        for index_no, judged in enumerate(judges.judge(chunks), start=done_chunks):
+            kept = admit(judged, index, stats, index_no)
             timings["read_validate_s"] += time.monotonic() - t0
-            if index < done_chunks:  # replayed: already written by the interrupted run
-                bar.update(len(raw_chunk))
-                continue
             t1 = time.monotonic()
             table = None
-            if clean:
-                proba = bundle.predict_proba([r["text"] for r in clean], batch_size=config.batch_size, precision=precision)
-                table = scored_table(clean, specs, proba, bundle.thresholds,
+            if kept.table.num_rows:
+                texts = kept.table.column("text").to_pylist()
+                proba = bundle.predict_proba(texts, batch_size=config.batch_size, precision=precision)
+                table = scored_table(kept.table, specs, proba, bundle.thresholds,
                                      {**provenance_base, "scored_at": datetime.now(timezone.utc)})
             timings["score_s"] += time.monotonic() - t1
             t2 = time.monotonic()
-            with AtomicParquetWriter(out_dir / SCORES_DIR / _part_name(index), schema) as part:
+            with AtomicParquetWriter(out_dir / SCORES_DIR / _part_name(index_no), schema) as part:
                 if table is not None:
                     part.write_table(table)
-            with AtomicParquetWriter(out_dir / QUARANTINE_PARTS_DIR / _part_name(index), QUARANTINE_SCHEMA) as part:
-                part.write_rows(rejected)
-            scored_rows += len(clean)
-            write_json_atomic(out_dir / PROGRESS_FILE, {"chunks_done": index + 1, "inputs": checksums,
+            with AtomicParquetWriter(out_dir / QUARANTINE_PARTS_DIR / _part_name(index_no), QUARANTINE_SCHEMA) as part:
+                part.write_rows(kept.quarantined)
+            scored_rows += kept.table.num_rows
+            write_json_atomic(out_dir / PROGRESS_FILE, {"chunks_done": index_no + 1, "inputs": checksums,
                                                         "model": pinned.to_dict(), "chunk_rows": config.chunk_rows,
-                                                        "suppression": suppression.digest()})
+                                                        "suppression": suppression.digest(), "stats": stats.state()})
             timings["write_s"] += time.monotonic() - t2
-            bar.update(len(raw_chunk))
-    return _finish(out_dir, inputs, checksums, pinned, bundle, settings, pipeline, timings, started, scored_rows)
+            bar.update(judged.rows_read)
+            t0 = time.monotonic()
+    summary = _finish(out_dir, inputs, checksums, pinned, bundle, settings, stats, timings, started, scored_rows)
+    (out_dir / DEDUP_INDEX).unlink(missing_ok=True)
+    for extra in ("-wal", "-shm"):
+        (out_dir / (DEDUP_INDEX + extra)).unlink(missing_ok=True)
+    return summary
 
 
 def _finish(out_dir: Path, inputs: list[Path], checksums: dict[str, str], pinned: PinnedModel, bundle: ModelBundle,
-            settings: Settings, pipeline: PostPipeline, timings: dict[str, float], started: float,
+            settings: Settings, stats: IngestStats, timings: dict[str, float], started: float,
             scored_this_session: int) -> dict[str, Any]:
     import pyarrow as pa
 
@@ -241,7 +268,7 @@ def _finish(out_dir: Path, inputs: list[Path], checksums: dict[str, str], pinned
     tables = [pq.read_table(p) for p in quarantine_parts]
     merged = pa.concat_tables(tables) if tables else QUARANTINE_SCHEMA.empty_table()
     write_table_atomic(out_dir / QUARANTINE_FILE, merged)
-    return finish_run(out_dir, inputs, checksums, pinned, bundle, settings, pipeline.stats, timings, started,
+    return finish_run(out_dir, inputs, checksums, pinned, bundle, settings, stats, timings, started,
                       scored_this_session)
 
 

@@ -42,17 +42,28 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from common.atomic import AtomicParquetWriter, remove_stale_temporaries, write_table_atomic
+from common.atomic import (
+    AtomicParquetWriter,
+    remove_stale_temporaries,
+    write_table_atomic,
+)
 from common.settings import IngestSettings
-from labeling.ingest.pipeline import IngestStats, PostPipeline, text_fingerprint
-from labeling.ingest.mapping import IDENTITY, ColumnMapping
-from labeling.ingest.products import ProductDictionary, products_from_dict
-from labeling.ingest.readers import RawRecord, check_input, detect_format, parse_json_line, read_parquet, read_records
-from labeling.ingest.redaction import Redactor
-from labeling.authors.signals import name_key_secret
-from labeling.ingest.schema import INGESTED_SCHEMA, QUARANTINE_SCHEMA, coerce_post
-from labeling.ingest.suppression import SuppressionList, load_suppression
 from inference.scoring.outputs import scored_schema
+from labeling.authors.signals import name_key_secret
+from labeling.ingest.mapping import IDENTITY, ColumnMapping
+from labeling.ingest.pipeline import IngestStats, PostPipeline
+from labeling.ingest.products import ProductDictionary, products_from_dict
+from labeling.ingest.readers import (
+    RawRecord,
+    check_input,
+    detect_format,
+    parse_json_line,
+    read_parquet,
+    read_records,
+)
+from labeling.ingest.redaction import Redactor
+from labeling.ingest.schema import INGESTED_SCHEMA, QUARANTINE_SCHEMA
+from labeling.ingest.suppression import SuppressionList, load_suppression
 from models.tasks import TaskSpec
 
 # Executors unpickle the row functions below by importing this module: it must stay light, so what pulls in
@@ -121,34 +132,20 @@ class _Emitter:
                                      name_secret=logic.name_secret)
         self.rows: list[dict[str, Any]] = []
 
-    def judge(self, raw: RawRecord) -> tuple[dict[str, Any] | None, dict[str, Any] | None, dict[str, int]]:
-        """One row through the pipeline on its own: (clean row, quarantine row, redaction counts)."""
-        pipeline = self.pipeline
-        pipeline.stats.redactions.clear()
-        row, bad = pipeline.process(raw)
-        # De-duplication is decided later over the global input order; every row is judged on its own here.
-        pipeline._seen_ids.clear()  # noqa: SLF001 - PostPipeline has no switch to turn de-duplication off
-        pipeline._seen_texts.clear()  # noqa: SLF001
-        return row, bad, dict(pipeline.stats.redactions)
-
     def add(self, raw: RawRecord, file_index: int, block: int) -> dict[str, Any]:
-        suppressed_before = self.pipeline.stats.suppressed
-        row, bad, redactions = self.judge(raw)
+        # De-duplication is decided later over the global input order; every row is judged on its own here.
+        verdict = self.pipeline.judge(raw)
         base = {"file_index": file_index, "block": block, "rel_line": raw.line}
-        if row is not None:
-            assert raw.record is not None
-            # The fingerprint is of the text before redaction, as in PostPipeline.process.
-            original = coerce_post(self.pipeline.mapping.apply(raw.record), self.pipeline.limits)
-            fingerprint = text_fingerprint(original["author_id"], original["text"])
-            out = {**row, **base, "status": "clean", "redactions": redactions,
+        if verdict.row is not None:
+            fingerprint = verdict.fingerprint or 0
+            out = {**verdict.row, **base, "status": "clean", "redactions": dict(verdict.redactions or {}),
                    "fingerprint": fingerprint - (1 << 64) if fingerprint >= 1 << 63 else fingerprint}
-        elif bad is not None:
+        elif verdict.bad is not None:
+            bad = verdict.bad
             out = {**base, "status": "quarantine", "reason": bad["reason"], "detail": bad["detail"],
                    "raw": bad["raw"], "post_id": bad["post_id"], "source_file": bad["source_file"]}
-        elif self.pipeline.stats.suppressed > suppressed_before:
+        else:
             out = {**base, "status": "suppressed"}  # counted, nothing else kept
-        else:  # pragma: no cover - impossible while the seen-sets are cleared after every row
-            raise RuntimeError("PostPipeline dropped a row as a duplicate inside one partition")
         self.rows.append(out)
         return out
 
@@ -183,7 +180,7 @@ class IngestLines:
         if last and out["status"] == "quarantine":
             alt = parse_json_line(raw, source, line_no, logic.config.max_line_bytes, logic.raw_chars)
             assert alt is not None
-            _, bad, _ = emitter.judge(alt)
+            bad = emitter.pipeline.judge(alt).bad
             if bad is not None:
                 out["alt_detail"], out["alt_raw"] = bad["detail"], bad["raw"]
 
@@ -452,7 +449,13 @@ def score_spark(inputs: Sequence[Path], out_dir: Path, model_uri: str, settings:
     refused: rerun into a new --out). `suppression` defaults to the list `settings.ingest.suppress_file` names.
     """
     from common.settings import Settings
-    from inference.scoring.run import LOCK_FILE, OutputLock, ScoreError, check_bundle, check_out_dir
+    from inference.scoring.run import (
+        LOCK_FILE,
+        OutputLock,
+        ScoreError,
+        check_bundle,
+        check_out_dir,
+    )
     from models.registry import load_pinned, pin
 
     settings = settings or Settings()
@@ -487,10 +490,16 @@ def score_spark(inputs: Sequence[Path], out_dir: Path, model_uri: str, settings:
 def _run(inputs: list[Path], out_dir: Path, pinned: PinnedModel, bundle: ModelBundle, settings: Settings,
          logic: RowLogic, master: str) -> dict[str, Any]:
     import mlflow.pyfunc
-    from inference.scoring.run import QUARANTINE_FILE, SCORES_DIR, file_sha256, finish_run
     from pyspark import StorageLevel
     from pyspark.sql import Window
     from pyspark.sql import functions as F
+
+    from inference.scoring.run import (
+        QUARANTINE_FILE,
+        SCORES_DIR,
+        file_sha256,
+        finish_run,
+    )
 
     config = settings.score
     started = time.monotonic()

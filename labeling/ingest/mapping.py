@@ -20,7 +20,6 @@ from typing import Any
 import yaml
 
 from common.errors import OccError
-
 from labeling.ingest.schema import POST_SCHEMA
 
 CONTRACT_FIELDS = tuple(POST_SCHEMA.names)

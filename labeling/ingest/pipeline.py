@@ -53,6 +53,21 @@ class IngestStats:
         return self.rows_read == (self.rows_written + self.rows_quarantined + self.duplicates_dropped
                                   + self.suppressed)
 
+    def state(self) -> dict[str, Any]:
+        """Every count, with counters in their insertion order, so that `from_state` continues exactly (a resumed
+        scoring run saves this with each finished chunk)."""
+        return {"rows_read": self.rows_read, "rows_written": self.rows_written,
+                "rows_quarantined": self.rows_quarantined, "duplicates_dropped": self.duplicates_dropped,
+                "suppressed": self.suppressed, "inputs": self.inputs,
+                **{name: list(getattr(self, name).items()) for name in _COUNTERS}}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> "IngestStats":
+        counters = {name: Counter(dict(state[name])) for name in _COUNTERS}
+        return cls(rows_read=state["rows_read"], rows_written=state["rows_written"],
+                   rows_quarantined=state["rows_quarantined"], duplicates_dropped=state["duplicates_dropped"],
+                   suppressed=state["suppressed"], inputs=list(state["inputs"]), **counters)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "rows_read": self.rows_read,
@@ -71,6 +86,9 @@ class IngestStats:
         }
 
 
+_COUNTERS = ("quarantine_reasons", "duplicate_kinds", "redactions", "product_mentions")
+
+
 def text_fingerprint(author_id: str | None, text: str) -> int:
     """Stable 64-bit key for "same normalized text by the same author" (stable across processes)."""
     normalized = " ".join(text.lower().split())
@@ -78,8 +96,20 @@ def text_fingerprint(author_id: str | None, text: str) -> int:
     return int.from_bytes(digest, "little")
 
 
+@dataclass
+class Verdict:
+    """What `PostPipeline.judge` decided about one row: a clean row (with the fingerprint de-duplication needs
+    and the redactions made in it), a quarantine row, or a row of a suppressed author."""
+
+    row: dict[str, Any] | None = None
+    bad: dict[str, Any] | None = None
+    suppressed: bool = False
+    fingerprint: int | None = None
+    redactions: Counter | None = None
+
+
 class PostPipeline:
-    """Row-level ingest logic: contract, de-duplication, redaction, products. Stateful (seen ids and texts)."""
+    """Row-level ingest logic: contract, redaction, profile signals, products. Stateless per row."""
 
     def __init__(self, config: IngestSettings, mapping: ColumnMapping = IDENTITY,
                  products: ProductDictionary | None = None, redactor: Redactor | None = None,
@@ -92,16 +122,9 @@ class PostPipeline:
         self.limits = ContractLimits(max_text_chars=config.max_text_chars)
         self.matcher = ProductMatcher(products) if products is not None else None
         self.redactor = redactor or Redactor(config.redaction)
-        self.stats = IngestStats()
-        self._seen_ids: set[str] = set()
-        self._seen_texts: dict[int, str] = {}  # fingerprint -> post_id kept
-        self.last_duplicate: dict[str, Any] | None = None
-        """Set when `process` drops a duplicate: which post it duplicates, so ingest can record it."""
 
     def _quarantine(self, raw: RawRecord, reason: str, detail: str | None, post_id: str | None,
                     raw_text: str | None) -> dict[str, Any]:
-        self.stats.rows_quarantined += 1
-        self.stats.quarantine_reasons[reason] += 1
         limit = self.config.quarantine_raw_chars
         kept = None
         if self.suppression is not None:  # another author's row: keep no suppressed name in it
@@ -115,21 +138,20 @@ class PostPipeline:
         return {"reason": reason, "detail": detail, "source_file": raw.source, "line": raw.line,
                 "post_id": post_id, "raw": kept}
 
-    def process(self, raw: RawRecord) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-        """Return (clean row, None), (None, quarantine row) or (None, None) for a dropped duplicate or a row of a
-        suppressed author (`last_duplicate` tells them apart)."""
-        self.stats.rows_read += 1
+    def judge(self, raw: RawRecord) -> Verdict:
+        """Everything about one row that does not depend on the rows before it: the suppression list, the
+        contract, redaction, profile signals and products. Stateless, so it can run in worker processes or on
+        Spark executors; de-duplication (first occurrence wins) is decided afterwards in input order
+        (`labeling.ingest.dedup`), and `stats` is left alone (only admitted rows count)."""
         if raw.record is None:
             raw_text = raw.raw
             if self.suppression is not None and self.suppression.names_in(raw_text):
                 raw_text = None  # unparseable, so whose it is is unknown: it may be a suppressed author's own row
-            return None, self._quarantine(raw, raw.reason or "unreadable", raw.detail, None, raw_text)
+            return Verdict(bad=self._quarantine(raw, raw.reason or "unreadable", raw.detail, None, raw_text))
         mapped = self.mapping.apply(raw.record)
         if self.suppression is not None and self.suppression.matches_record(mapped, raw.record):
             # Before the contract check and de-duplication: nothing of this row is quarantined, recorded or kept.
-            self.stats.suppressed += 1
-            self.last_duplicate = None
-            return None, None
+            return Verdict(suppressed=True)
         try:
             row = coerce_post(mapped, self.limits)
         except ContractError as exc:
@@ -138,38 +160,19 @@ class PostPipeline:
             if isinstance(display, str) and display.strip() and raw_text:  # personal data: not kept, even here
                 raw_text = raw_text.replace(display, "[NAME]")
             post_id = mapped.get("post_id")
-            return None, self._quarantine(raw, exc.reason, exc.detail, post_id if isinstance(post_id, str) else None, raw_text)
-        self.last_duplicate = None
-        if row["post_id"] in self._seen_ids:
-            self.stats.duplicates_dropped += 1
-            self.stats.duplicate_kinds["same_post_id"] += 1
-            self.last_duplicate = {"post_id": row["post_id"], "duplicate_of": row["post_id"], "kind": "same_post_id",
-                                   "source_file": raw.source, "line": raw.line}
-            return None, None
-        fingerprint = text_fingerprint(row["author_id"], row["text"])
-        if row["author_id"] is not None and fingerprint in self._seen_texts:
-            self.stats.duplicates_dropped += 1
-            self.stats.duplicate_kinds["same_author_same_text"] += 1
-            self._seen_ids.add(row["post_id"])
-            self.last_duplicate = {"post_id": row["post_id"], "duplicate_of": self._seen_texts[fingerprint],
-                                   "kind": "same_author_same_text", "source_file": raw.source, "line": raw.line}
-            return None, None
-        self._seen_ids.add(row["post_id"])
-        self._seen_texts[fingerprint] = row["post_id"]
+            return Verdict(bad=self._quarantine(raw, exc.reason, exc.detail,
+                                                post_id if isinstance(post_id, str) else None, raw_text))
+        fingerprint = text_fingerprint(row["author_id"], row["text"])  # of the text as posted, before redaction
         row["text"], counts = self.redactor.redact(row["text"])
-        self.stats.redactions.update(counts)
-        self._profile_signals(row)
-        products = self.matcher.find(row["text"]) if self.matcher is not None else []
-        self.stats.product_mentions.update(products)
-        row["products"] = products
+        counts = Counter(counts)
+        self._profile_signals(row, counts)
+        row["products"] = self.matcher.find(row["text"]) if self.matcher is not None else []
         row["source_file"] = raw.source
         if self.suppression is not None:
             self.suppression.scrub_mentions(row)
-        self.stats.rows_written += 1
-        return row, None
+        return Verdict(row=row, fingerprint=fingerprint, redactions=counts)
 
-
-    def _profile_signals(self, row: dict[str, Any]) -> None:
+    def _profile_signals(self, row: dict[str, Any], redactions: Counter) -> None:
         """Replace the raw author profile by what may be stored: the display name (personal data) gives way to
         its credential tokens and a keyed hash (labeling/authors/signals.py); the bio is redacted like the text."""
         display = row.pop("author_display_name", None)
@@ -179,7 +182,7 @@ class PostPipeline:
         row["author_links"] = linked_profiles(bio, row.get("author_url")) if (bio or row.get("author_url")) else []
         if bio:
             row["author_bio"], counts = self.redactor.redact(bio[:BIO_CHARS])
-            self.stats.redactions.update(counts)
+            redactions.update(counts)
 
 
 BIO_CHARS = 1000

@@ -140,7 +140,17 @@ def parse_json_line(line: bytes, source: str, line_no: int, max_line_bytes: int,
     return RawRecord(source, line_no, obj, raw=None)
 
 
-def read_jsonl(path: Path, gzipped: bool, max_line_bytes: int, raw_chars: int) -> Iterator[RawRecord]:
+JsonLine = tuple[str, int, bytes]
+"""(source, 1-based line number, the line's bytes): a JSONL row not parsed yet, so that parsing can run in a
+worker process (`parse_json_line` turns it into a `RawRecord`)."""
+
+
+def read_jsonl_lines(path: Path, gzipped: bool, max_line_bytes: int) -> Iterator[JsonLine | RawRecord]:
+    """The non-blank lines of a JSONL file, unparsed; a truncated stream ends with a `file_truncated` record.
+
+    An over-long line is cut at `max_line_bytes + 1` bytes (enough to quarantine it) and the rest is skipped
+    without being held in memory.
+    """
     source = str(path)
     line_no = 0
     with _open_binary(path, gzipped) as handle:
@@ -161,9 +171,19 @@ def read_jsonl(path: Path, gzipped: bool, max_line_bytes: int, raw_chars: int) -
                             break
                 except (OSError, EOFError, zlib.error):
                     pass
-            record = parse_json_line(line, source, line_no, max_line_bytes, raw_chars)
-            if record is not None:
-                yield record
+            elif not line.strip():
+                continue  # blank lines are not rows (as parse_json_line decides)
+            yield source, line_no, line
+
+
+def read_jsonl(path: Path, gzipped: bool, max_line_bytes: int, raw_chars: int) -> Iterator[RawRecord]:
+    for item in read_jsonl_lines(path, gzipped, max_line_bytes):
+        if isinstance(item, RawRecord):
+            yield item
+            continue
+        record = parse_json_line(item[2], item[0], item[1], max_line_bytes, raw_chars)
+        if record is not None:
+            yield record
 
 
 def _has_surrogates(value: str) -> bool:
@@ -229,6 +249,15 @@ def read_parquet(path: Path, batch_rows: int, row_groups: Sequence[int] | None =
                 yield RawRecord(source, line_no, record)
     except Exception as exc:  # noqa: BLE001 - a corrupt page mid-file is a file-level stop
         yield RawRecord(source, line_no + 1, None, "file_truncated", f"stopped reading: {exc}"[:300])
+
+
+def read_units(path: Path, max_line_bytes: int, raw_chars: int, batch_rows: int) -> Iterator[JsonLine | RawRecord]:
+    """Like `read_records`, but JSONL lines come unparsed (parsing is most of the reading cost: it belongs in the
+    worker processes, `labeling.ingest.batches`)."""
+    fmt, gzipped = detect_format(path)
+    if fmt == "jsonl":
+        return read_jsonl_lines(path, gzipped, max_line_bytes)
+    return read_records(path, max_line_bytes, raw_chars, batch_rows)
 
 
 def read_records(path: Path, max_line_bytes: int, raw_chars: int, batch_rows: int) -> Iterator[RawRecord]:

@@ -12,11 +12,24 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from common.atomic import AtomicParquetWriter, remove_stale_temporaries, write_json_atomic
+from common.atomic import (
+    AtomicParquetWriter,
+    remove_stale_temporaries,
+    write_json_atomic,
+)
 from common.progress import Progress
 from common.settings import AuthorSettings, IngestSettings
+from labeling.authors.signals import name_key_secret
+from labeling.ingest.batches import (
+    PipelineRecipe,
+    RowJudges,
+    admit,
+    iter_units,
+    worker_count,
+)
+from labeling.ingest.dedup import DedupIndex
 from labeling.ingest.mapping import IDENTITY, ColumnMapping
-from labeling.ingest.pipeline import IngestStats, PostPipeline
+from labeling.ingest.pipeline import IngestStats
 from labeling.ingest.products import ProductDictionary
 from labeling.ingest.readers import RawRecord, check_input, read_records
 from labeling.ingest.schema import DUPLICATES_SCHEMA, INGESTED_SCHEMA, QUARANTINE_SCHEMA
@@ -28,6 +41,7 @@ POSTS_FILE = "posts.parquet"
 QUARANTINE_FILE = "quarantine.parquet"
 DUPLICATES_FILE = "duplicates.parquet"
 SUMMARY_FILE = "ingest_summary.json"
+DEDUP_INDEX = ".dedup-index.sqlite"
 
 
 def iter_raw_records(inputs: Sequence[Path], config: IngestSettings) -> Iterator[RawRecord]:
@@ -61,28 +75,28 @@ def ingest(inputs: Sequence[Path], out_dir: Path, config: IngestSettings = Inges
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(out_dir)
-    pipeline = PostPipeline(config, mapping, products, suppression=suppression, authors=authors)
-    pipeline.stats.inputs = [str(p) for p in inputs]
+    recipe = PipelineRecipe(config, mapping, products, suppression if suppression else None, authors,
+                            name_key_secret(authors))
+    stats = IngestStats(inputs=[str(p) for p in inputs])
+    workers = worker_count(config)
     start = time.monotonic()
-    with AtomicParquetWriter(out_dir / POSTS_FILE, INGESTED_SCHEMA) as posts, \
-            AtomicParquetWriter(out_dir / QUARANTINE_FILE, QUARANTINE_SCHEMA) as quarantine, \
-            AtomicParquetWriter(out_dir / DUPLICATES_FILE, DUPLICATES_SCHEMA) as duplicates, \
-            Progress("ingest", enabled=progress) as bar:
-        for batch in batched(iter_raw_records(inputs, config), config.batch_rows):
-            clean, rejected, dropped = [], [], []
-            for raw in batch:
-                row, bad = pipeline.process(raw)
-                if row is not None:
-                    clean.append(row)
-                elif bad is not None:
-                    rejected.append(bad)
-                elif pipeline.last_duplicate is not None:
-                    dropped.append(pipeline.last_duplicate)
-            posts.write_rows(clean)
-            quarantine.write_rows(rejected)
-            duplicates.write_rows(dropped)
-            bar.update(len(batch))
-    stats = pipeline.stats
+    index_path = out_dir / DEDUP_INDEX
+    index_path.unlink(missing_ok=True)
+    try:
+        with AtomicParquetWriter(out_dir / POSTS_FILE, INGESTED_SCHEMA) as posts, \
+                AtomicParquetWriter(out_dir / QUARANTINE_FILE, QUARANTINE_SCHEMA) as quarantine, \
+                AtomicParquetWriter(out_dir / DUPLICATES_FILE, DUPLICATES_SCHEMA) as duplicates, \
+                DedupIndex(index_path, config.dedup_cache_mb) as index, \
+                RowJudges(recipe, workers) as judges, \
+                Progress("ingest", enabled=progress) as bar:
+            for number, judged in enumerate(judges.judge(batched(iter_units(inputs, config), config.batch_rows))):
+                kept = admit(judged, index, stats, number)
+                posts.write_table(kept.table)
+                quarantine.write_rows(kept.quarantined)
+                duplicates.write_rows(kept.duplicates)
+                bar.update(judged.rows_read)
+    finally:
+        index_path.unlink(missing_ok=True)
     stats.seconds = time.monotonic() - start
     write_json_atomic(out_dir / SUMMARY_FILE, stats.to_dict())
     logger.info(

@@ -25,9 +25,20 @@ from __future__ import annotations
 
 import logging
 
-from labeling.ingest.redaction.ner import (INSTALL_HINT, SPACY_MODEL_CANDIDATES, PresidioStage, RedactionError,
-                                          build_presidio_analyzer, find_spacy_model)
-from labeling.ingest.redaction.patterns import EMAIL_PATTERN, REDACTION_KINDS, REPLACEMENTS, redact_until_stable
+from labeling.ingest.redaction.ner import (
+    INSTALL_HINT,
+    SPACY_MODEL_CANDIDATES,
+    PresidioStage,
+    RedactionError,
+    build_presidio_analyzer,
+    find_spacy_model,
+)
+from labeling.ingest.redaction.patterns import (
+    EMAIL_PATTERN,
+    REDACTION_KINDS,
+    REPLACEMENTS,
+    redact_until_stable,
+)
 
 logger = logging.getLogger(__name__)
 
