@@ -24,6 +24,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from common.atomic import (
@@ -67,6 +69,22 @@ MANIFEST_FILE = "_manifest.json"
 LOCK_FILE = ".lock"
 AE_FILE = "adverse_events.csv"
 DEDUP_INDEX = "_dedup_index.sqlite"
+
+
+class BundleScorer:
+    """The model as a function of a table of clean rows, picklable so that worker processes can score too.
+
+    Only the TF-IDF baseline is sent to the workers: it scores one row at a time on one core, so N processes
+    score N times as fast, and a row's probabilities do not depend on the batch it is in. A transformer keeps
+    scoring here, on every core through torch's own threads.
+    """
+
+    def __init__(self, bundle: ModelBundle, batch_size: int, precision: str) -> None:
+        self.bundle, self.batch_size, self.precision = bundle, batch_size, precision
+
+    def __call__(self, table: pa.Table) -> dict[str, np.ndarray]:
+        texts = table.column("text").to_pylist()
+        return self.bundle.predict_proba(texts, batch_size=self.batch_size, precision=self.precision)
 
 
 class ScoreError(OccError, RuntimeError):
@@ -218,8 +236,13 @@ def _score_locked(inputs: list[Path], out_dir: Path, pinned: PinnedModel, bundle
     scored_rows = 0
     total = estimate_rows(inputs)
     chunks = batched(iter_units(inputs, settings.ingest), config.chunk_rows)
+    workers = worker_count(settings.ingest)
+    scorer = BundleScorer(bundle, config.batch_size, precision)
+    in_workers = workers > 1 and bundle.kind == "baseline"
+    logger.info("row pipeline in %d process(es)%s", workers,
+                "; the model scores in them too" if in_workers else "")
     with DedupIndex(out_dir / DEDUP_INDEX, settings.ingest.dedup_cache_mb, durable=True) as index, \
-            RowJudges(recipe, worker_count(settings.ingest)) as judges, \
+            RowJudges(recipe, workers, post=scorer if in_workers else None) as judges, \
             Progress("score", total=total, unit="posts", enabled=progress) as bar:
         index.rewind(done_chunks)  # what an interrupted chunk added is forgotten; finished chunks' entries stay
         for _ in range(done_chunks):  # finished by the interrupted run: their counts are in the progress file
@@ -234,8 +257,11 @@ def _score_locked(inputs: list[Path], out_dir: Path, pinned: PinnedModel, bundle
             t1 = time.monotonic()
             table = None
             if kept.table.num_rows:
-                texts = kept.table.column("text").to_pylist()
-                proba = bundle.predict_proba(texts, batch_size=config.batch_size, precision=precision)
+                if judged.extra is not None:  # scored in the worker, duplicates included: keep the kept rows'
+                    keep = np.asarray(kept.keep, dtype=bool)
+                    proba = {task: values[keep] for task, values in judged.extra.items()}
+                else:
+                    proba = scorer(kept.table)
                 table = scored_table(kept.table, specs, proba, bundle.thresholds,
                                      {**provenance_base, "scored_at": datetime.now(timezone.utc)})
             timings["score_s"] += time.monotonic() - t1
@@ -262,7 +288,6 @@ def _score_locked(inputs: list[Path], out_dir: Path, pinned: PinnedModel, bundle
 def _finish(out_dir: Path, inputs: list[Path], checksums: dict[str, str], pinned: PinnedModel, bundle: ModelBundle,
             settings: Settings, stats: IngestStats, timings: dict[str, float], started: float,
             scored_this_session: int) -> dict[str, Any]:
-    import pyarrow as pa
 
     quarantine_parts = sorted((out_dir / QUARANTINE_PARTS_DIR).glob("part-*.parquet"))
     tables = [pq.read_table(p) for p in quarantine_parts]

@@ -7,9 +7,10 @@ parent takes results in submission order, asks the on-disk `DedupIndex` about th
 The output is therefore the same, row for row and file for file, whatever the number of workers (a test
 compares 1 and 2).
 
-Workers are started with `forkserver` (a fork of a process that already runs pyarrow or torch threads is not
-safe) and get the pipeline's ingredients once, at start. At most two batches per worker are in flight, so
-memory stays bounded however fast the parent reads.
+Workers are spawned (a fork of a process that already runs pyarrow or torch threads is not safe, and a fork
+server outlived a killed run in our tests) and get the pipeline's ingredients once, at start; each one exits
+within a second of the main process dying, even of SIGKILL, so a killed run leaves no process behind. At most
+two batches per worker are in flight, so memory stays bounded however fast the parent reads.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
+import threading
+import time
 from collections import Counter, deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -124,9 +127,22 @@ def judge_batch(pipeline: PostPipeline, units: Sequence[Unit], post: Callable[[p
 _WORKER: dict[str, Any] = {}
 
 
-def _start_worker(recipe: PipelineRecipe, post: Callable[[pa.Table], Any] | None) -> None:
+def _start_worker(recipe: PipelineRecipe, post: Callable[[pa.Table], Any] | None, parent: int) -> None:
     _WORKER["pipeline"] = recipe.build()
     _WORKER["post"] = post
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True, name="parent-watch").start()
+
+
+def _exit_with(parent: int) -> None:
+    """End this worker once the main process is gone (a SIGKILL gives it no chance to shut the pool down)."""
+    while True:
+        time.sleep(0.5)
+        try:
+            os.kill(parent, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except PermissionError:  # pragma: no cover - the pid was reused by another user's process
+            os._exit(1)
 
 
 def _judge_in_worker(units: list[Unit]) -> JudgedBatch:
@@ -163,8 +179,8 @@ class RowJudges:
                 for units in batches:
                     yield self._local(units)
             return
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("forkserver"),
-                                         initializer=_start_worker, initargs=(self._recipe, self._post))
+        self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=_start_worker, initargs=(self._recipe, self._post, os.getpid()))
         pending: deque[Future] = deque()
         for units in itertools.chain([first, second], batches):
             pending.append(self._pool.submit(_judge_in_worker, units))

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pyarrow.parquet as pq
 import pytest
 
@@ -92,8 +93,12 @@ def test_resume_after_sigkill_equals_uninterrupted_run(registry: dict, tmp_path:
     out = tmp_path / "killed"
     proc = occ(registry, "score", str(dump), "--out", str(out), "--model", "models:/occ-score/1", background=True)
     wait_for_chunks(out, proc, 3)
+    workers = psutil.Process(proc.pid).children(recursive=True)
+    assert workers, "the row pipeline should run in worker processes"
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
+    _, alive = psutil.wait_procs(workers, timeout=15)
+    assert not alive, f"worker processes outlived the killed run: {alive}"
     assert not (out / "_manifest.json").exists(), "a killed run must not look complete"
     refused = occ(registry, "score", str(dump), "--out", str(out), "--model", "models:/occ-score/1")
     assert refused.returncode == 2 and "--resume" in refused.stderr

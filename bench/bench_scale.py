@@ -1,0 +1,191 @@
+"""Dumps of any size: ingest and score rates with 1 and 2 workers, and peak memory at 10^6 and 10^7 posts.
+
+    python bench/bench_scale.py --model models:/occ-insights/1 [--posts 1000000] [--large 10000000] \
+        [--transformer models:/occ-insights/2 --transformer-posts 2000 10000] [--reference DIR] [--workdir DIR]
+
+Every run is `occ ingest` / `occ score` as a user runs it (a subprocess). Memory is sampled every 0.2 s over
+the whole process tree (the main process and its workers): the figures are the main process's peak RSS and the
+tree's peak total. Baselines, named and run in the same script:
+- `--workers 1`: the same code with no worker process, for the rate with 2 workers;
+- `--reference DIR`: a checkout of the code before this change (`git worktree add DIR <commit>`), run on the
+  same dump, for "today's" rate and memory (in-memory de-duplication, one process).
+The large dump repeats the generated one with fresh post ids (`-rK` suffixes), so duplicates, quarantined
+rows and texts keep their shares.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tree_rss(proc: psutil.Process) -> tuple[int, int]:
+    try:
+        main = proc.memory_info().rss
+        total = main + sum(c.memory_info().rss for c in proc.children(recursive=True))
+        return main, total
+    except psutil.Error:
+        return 0, 0
+
+
+def run(args: list[str], code: Path = ROOT, env: dict[str, str] | None = None) -> dict:
+    """Run `python -m occ ARGS` from `code`; returns its JSON summary, seconds and peak memory in MB."""
+    full_env = {**os.environ, **(env or {}), "PYTHONPATH": str(code)}
+    start = time.perf_counter()
+    child = subprocess.Popen([sys.executable, "-m", "occ", *args, "--json"], cwd=code, env=full_env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = [0, 0]
+    watched = psutil.Process(child.pid)
+
+    def sample() -> None:
+        while child.poll() is None:
+            main, total = tree_rss(watched)
+            peak[0], peak[1] = max(peak[0], main), max(peak[1], total)
+            time.sleep(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = child.communicate()
+    sampler.join()
+    seconds = time.perf_counter() - start
+    if child.returncode != 0:
+        raise SystemExit(f"occ {' '.join(args)} failed:\n{err[-3000:]}")
+    summary = json.loads(out.strip().splitlines()[-1])
+    return {"summary": summary, "seconds": seconds, "main_mb": peak[0] / 2**20, "tree_mb": peak[1] / 2**20}
+
+
+def repeat_dump(source: Path, target: Path, times: int) -> None:
+    """`times` copies of `source` with fresh post ids (and reply targets), streamed line by line."""
+    if target.exists():
+        return
+    tmp = target.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8") as out:
+        for k in range(times):
+            with open(source, encoding="utf-8") as handle:
+                for line in handle:
+                    if k:
+                        try:
+                            row = json.loads(line)
+                        except ValueError:
+                            out.write(line)
+                            continue
+                        if isinstance(row, dict):
+                            for key in ("post_id", "in_reply_to"):
+                                if isinstance(row.get(key), str):
+                                    row[key] = f"{row[key]}-r{k}"
+                            line = json.dumps(row) + "\n"
+                    out.write(line)
+    tmp.rename(target)
+
+
+def ensure_dump(work: Path, posts: int) -> Path:
+    raw = work / f"raw{posts}"
+    if not (raw / "posts.jsonl").exists():
+        subprocess.run([sys.executable, "-m", "occ", "demo-data", "--out", str(raw), "--posts", str(posts)],
+                       check=True, cwd=ROOT, capture_output=True)
+    return raw / "posts.jsonl"
+
+
+def line(label: str, result: dict, rows_key: str, base: dict | None) -> str:
+    rows = result["summary"][rows_key] if rows_key in result["summary"] else result["summary"]["rows_read"]
+    rate = result["summary"]["rows_read"] / result["seconds"]
+    ratio = f"{base['seconds'] / result['seconds']:.2f}x" if base else "1.00x"
+    return (f"{label:<44}{rate:>10,.0f}{ratio:>10}{result['main_mb']:>10,.0f}{result['tree_mb']:>10,.0f}"
+            f"   ({rows:,} rows out, {result['seconds']:.0f}s)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="a registered TF-IDF baseline")
+    parser.add_argument("--posts", type=int, default=1_000_000)
+    parser.add_argument("--large", type=int, default=10_000_000, help="0 to skip the 10^7 memory runs")
+    parser.add_argument("--transformer", default=None)
+    parser.add_argument("--transformer-posts", type=int, nargs=2, default=[2000, 10000])
+    parser.add_argument("--reference", type=Path, default=None, help="a checkout of the code to compare with")
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--stages", default="ingest,score", help="comma-separated: ingest, score, transformer")
+    args = parser.parse_args()
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="occ-bench-scale-"))
+    work.mkdir(parents=True, exist_ok=True)
+    stages = set(args.stages.split(","))
+    dump = ensure_dump(work, args.posts)
+    products = dump.parent / "products.yaml"
+    large = None
+    if args.large:
+        large = work / f"posts{args.large}.jsonl"
+        repeat_dump(dump, large, max(1, args.large // args.posts))
+    header = f"{'run':<44}{'rows/s':>10}{'vs base':>10}{'main MB':>10}{'tree MB':>10}"
+    counter = iter(range(10**6))
+
+    def out_dir() -> Path:
+        return work / f"out{next(counter)}"
+
+    if "ingest" in stages:
+        print(f"\nocc ingest, {args.posts:,}-post demo dump (baseline for the ratio: first row)")
+        print(header)
+        ingest = ["ingest", str(dump), "--products", str(products)]
+        ref = None
+        if args.reference:
+            ref = run([*ingest, "--out", str(out_dir())], code=args.reference)
+            print(line("today's code (reference checkout)", ref, "rows_written", None))
+        one = run([*ingest, "--out", str(out_dir()), "--workers", "1"])
+        print(line("this code, 1 worker", one, "rows_written", ref))
+        two = run([*ingest, "--out", str(out_dir()), "--workers", "2"])
+        print(line("this code, 2 workers", two, "rows_written", ref or one))
+        if large:
+            big = run(["ingest", str(large), "--products", str(products), "--out", str(out_dir()), "--workers", "2"])
+            print(line(f"this code, 2 workers, {args.large:,} posts", big, "rows_written", None))
+            print(f"  peak main RSS {args.large:,} / {args.posts:,}: {big['main_mb'] / two['main_mb']:.2f}x; "
+                  f"tree {big['tree_mb'] / two['tree_mb']:.2f}x")
+
+    if "score" in stages:
+        print(f"\nocc score with {args.model}, {args.posts:,}-post demo dump")
+        print(header)
+        score = ["score", str(dump), "--model", args.model]
+        ref = None
+        if args.reference:
+            ref = run([*score, "--out", str(out_dir())], code=args.reference)
+            print(line("today's code (reference checkout)", ref, "rows_scored", None))
+        one = run([*score, "--out", str(out_dir()), "--workers", "1"])
+        print(line("this code, 1 worker", one, "rows_scored", ref))
+        two = run([*score, "--out", str(out_dir()), "--workers", "2"])
+        print(line("this code, 2 workers", two, "rows_scored", ref or one))
+        if large:
+            big = run(["score", str(large), "--model", args.model, "--out", str(out_dir()), "--workers", "2"])
+            print(line(f"this code, 2 workers, {args.large:,} posts", big, "rows_scored", None))
+            print(f"  peak main RSS {args.large:,} / {args.posts:,}: {big['main_mb'] / two['main_mb']:.2f}x; "
+                  f"tree {big['tree_mb'] / two['tree_mb']:.2f}x")
+
+    if "transformer" in stages and args.transformer:
+        small, bigger = args.transformer_posts
+        print(f"\nocc score with {args.transformer} (transformer), {small:,} and {bigger:,} posts")
+        print(header)
+        for n in (small, bigger):
+            sub = work / f"head{n}.jsonl"
+            if not sub.exists():
+                with open(dump, encoding="utf-8") as src, open(sub, "w", encoding="utf-8") as dst:
+                    for i, text in enumerate(src):
+                        if i >= n:
+                            break
+                        dst.write(text)
+            score = ["score", str(sub), "--model", args.transformer]
+            ref = run([*score, "--out", str(out_dir())], code=args.reference) if args.reference else None
+            if ref:
+                print(line(f"today's code, {n:,} posts", ref, "rows_scored", None))
+            mine = run([*score, "--out", str(out_dir()), "--workers", "2"])
+            print(line(f"this code, 2 workers, {n:,} posts", mine, "rows_scored", ref))
+
+
+if __name__ == "__main__":
+    main()
