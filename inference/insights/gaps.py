@@ -342,22 +342,36 @@ def _read_parts(run: ScoredRun, columns: list[str], suppression: Suppression | N
         yield table.drop_columns([c for c in extra if c in table.column_names]), kept, read
 
 
-def _reply_rows(run: ScoredRun, suppression: Suppression | None) -> np.ndarray:
-    """For each post read, the row of the post it replies to: -1 when that post is not in the data, -2 for a
-    post that is no reply. One pass over post_id and in_reply_to only, before anything else is held."""
-    ids, replies = [], []
-    for table, _, _ in _read_parts(run, ["post_id", "in_reply_to", "author_id"], suppression):
-        ids.append(table.column("post_id").combine_chunks().cast(pa.string()))
-        if "in_reply_to" in table.column_names:
-            replies.append(table.column("in_reply_to").combine_chunks().cast(pa.string()))
-    if not replies:
-        return np.full(sum(len(a) for a in ids), -2, dtype="int32")
-    reply = pa.chunked_array(replies, pa.string())
-    found = pc.index_in(reply, value_set=pa.concat_arrays(ids) if ids else pa.array([], pa.string()))
-    del ids
-    rows = pc.fill_null(found, -1).to_numpy().astype("int32")
-    rows[pc.is_null(reply).to_numpy(zero_copy_only=False)] = -2
-    return rows
+class _Replies:
+    """Replies resolved to rows without a table of every post id: the first pass keeps only the distinct ids
+    replied to (`targets`) and each post's code into them; the main pass looks each part's post ids up in
+    `targets` and notes the row of the first post with each id (`see`); `rows` then gives each post the row of
+    the post it replies to (-1: not in the data; -2: no reply). A hash table of ten million post ids would
+    cost more than all the compact frames together."""
+
+    def __init__(self, run: ScoredRun, suppression: Suppression | None) -> None:
+        coder = _Coder()
+        for table, _, _ in _read_parts(run, ["in_reply_to", "author_id"], suppression):
+            coder.add(table.column("in_reply_to") if "in_reply_to" in table.column_names
+                      else pa.nulls(table.num_rows, pa.string()))
+        self.targets = coder.categories()
+        self.codes = np.asarray(coder.finish(self.targets).codes, dtype="int32")
+        self.found = np.full(len(self.targets), -1, dtype="int32")
+
+    def see(self, post_ids: pa.Array | pa.ChunkedArray, offset: int) -> None:
+        at = pc.index_in(post_ids, value_set=self.targets).to_numpy(zero_copy_only=False)
+        rows = np.flatnonzero(~np.isnan(at)) if at.dtype.kind == "f" else np.arange(len(at))
+        if not len(rows):
+            return
+        target = at[rows].astype("int64")
+        target, first = np.unique(target, return_index=True)      # first post with each id in this part
+        unseen = self.found[target] < 0
+        self.found[target[unseen]] = (rows[first] + offset)[unseen]
+
+    def rows(self) -> np.ndarray:
+        out = np.where(self.codes >= 0, np.append(self.found, -1)[self.codes], -2).astype("int32")
+        self.codes = self.found = np.zeros(0, dtype="int32")
+        return out
 
 
 def load_posts(run: ScoredRun, config: ReportSettings, suppression: Suppression | None = None) -> PostFrames:
@@ -391,7 +405,7 @@ def load_posts(run: ScoredRun, config: ReportSettings, suppression: Suppression 
     has_perception = perception_task is not None and perception_task.get("kind") == "multi" \
         and config.perception_task in names
 
-    reply_rows = _reply_rows(run, suppression) if run.parts else np.zeros(0, "int32")
+    replies = _Replies(run, suppression) if run.parts else None
     authors, specialty, platform, sentiment = _Coder(), _Coder(), _Coder(), _Coder()
     products, evidence, perception = _LongCoder(), _LongCoder(), _LongCoder()
     hashtags, mentions = _LongCoder(lower=True, strip="#"), _LongCoder(strip="@")
@@ -403,6 +417,8 @@ def load_posts(run: ScoredRun, config: ReportSettings, suppression: Suppression 
         dropped += read - n
         kept_parts.append(kept)
         lengths.append(n)
+        if replies is not None:
+            replies.see(table.column("post_id"), offset)
 
         def column(name: str) -> pa.Array:
             return table.column(name) if name in table.column_names else pa.nulls(n, pa.string())
@@ -429,6 +445,7 @@ def load_posts(run: ScoredRun, config: ReportSettings, suppression: Suppression 
         offset += n
         del table
     n = offset
+    pa.default_memory_pool().release_unused()  # the parts' Arrow buffers: give them back before the frames grow
     logger.info("read %d scored posts (%d columns) from %s%s", n, len(columns), run.directory,
                 f"; {dropped} posts of suppressed authors left out" if suppression else "")
 
@@ -436,6 +453,7 @@ def load_posts(run: ScoredRun, config: ReportSettings, suppression: Suppression 
     voices = pc.unique(voices)
     voices = voices.take(pc.sort_indices(voices))
     mention_frame = mentions.finish("mention", voices)
+    reply_rows = replies.rows() if replies is not None else np.zeros(0, "int32")
     reply = pd.array(np.where(reply_rows == -2, 0, reply_rows), dtype="Int32")
     reply[reply_rows == -2] = pd.NA
     posts = pd.DataFrame({

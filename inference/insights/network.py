@@ -123,9 +123,13 @@ def pagerank(graph: Graph, alpha: float = 0.85, max_iter: int = 200, tol: float 
     return graph.in_degree() / max(n - 1, 1)  # pragma: no cover
 
 
+STAT_COLUMNS = ["author_id", "created_at", "specialty", "followers", "engagement"]
+
+
 def author_stats(posts: pd.DataFrame) -> pd.DataFrame:
     """Per author: posts, latest known specialty and follower count, total engagement on their posts."""
-    known = posts[posts["author_id"].notna()]
+    wanted = [c for c in STAT_COLUMNS if c in posts]
+    known = posts.loc[posts["author_id"].notna().to_numpy(), wanted]  # only what is aggregated: it is sorted below
     if known.empty:
         return pd.DataFrame(columns=["posts", "specialty", "followers", "engagement"]).rename_axis("author_id")
     ordered = known.sort_values("created_at", na_position="first") if "created_at" in known else known
@@ -223,7 +227,7 @@ def analyze_leaders(posts: pd.DataFrame, mentions: pd.DataFrame, products: pd.Da
             continue
         member = np.zeros(size, dtype=bool)   # row -> in scope, a vectorized lookup (no Python set of a million ids)
         member[rows.to_numpy(dtype="int64")] = True
-        scoped_posts = posts[member[post_rows]]
+        scoped_posts = posts.loc[member[post_rows], STAT_COLUMNS]
         scoped_edges = edges[member[edge_rows]]
         scoped_stats = author_stats(scoped_posts)
         ranked = rank_authors(build_graph(scoped_edges, scoped_stats.index.tolist()), scoped_stats, scope)

@@ -126,11 +126,21 @@ def _keep(frames: PostFrames, rows: pd.Series) -> None:
     size = int(frames.posts["row"].max()) + 1 if len(frames.posts) else 0
     keep = np.zeros(size, dtype=bool)   # row -> kept, a vectorized lookup (no Python set of ten million rows)
     keep[rows.to_numpy(dtype="int64")] = True
-    frames.posts = frames.posts[keep[frames.posts["row"].to_numpy()]].reset_index(drop=True)
-    for name in ("products", "evidence", "perception", "hashtags", "mentions"):
+    for name in ("posts", "products", "evidence", "perception", "hashtags", "mentions"):
         frame = getattr(frames, name)
         if frame is not None:
-            setattr(frames, name, frame[keep[frame["row"].to_numpy()]].reset_index(drop=True))
+            setattr(frames, name, _filtered(frame, keep[frame["row"].to_numpy()]))
+
+
+def _filtered(frame: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
+    """`frame[mask]`, built one column at a time while the source's columns are dropped: the peak is the frame
+    plus one column, not two frames (at 10^7 posts the posts frame alone is about 600 MB)."""
+    out = pd.DataFrame(index=pd.RangeIndex(int(mask.sum())))
+    for name in list(frame.columns):
+        out[name] = frame[name].to_numpy(copy=False)[mask] if not isinstance(frame[name].dtype, pd.api.extensions.ExtensionDtype) \
+            else frame[name].array[mask]
+        del frame[name]
+    return out
 
 
 # ---- categorical helpers: per distinct value, not per post --------------------------------------------------------

@@ -138,7 +138,9 @@ def rising_voices(posts: pd.DataFrame, mentions: pd.DataFrame, products: pd.Data
     if now is None or posts.empty:
         return pd.DataFrame(columns=VOICE_COLUMNS)
     window = {now - k for k in range(settings.lookback + 1)}
-    posts = posts[posts["period"].isin(window)]
+    needed = [c for c in ("row", "author_id", "reply_row", "period", "created_at", "specialty", "followers",
+                          "engagement") if c in posts]
+    posts = posts.loc[posts["period"].isin(window).to_numpy(), needed]
     scopes: list[tuple[str, np.ndarray | None]] = [("all", None)]
     scopes += [(f"product:{p}", products.loc[products["product"] == p, "row"].to_numpy()) for p in scope_products]
     if evidence is not None:
