@@ -27,6 +27,8 @@ def ingest_command(
     redaction: Annotated[Optional[str], typer.Option("--redaction", help="fast | ner (overrides params.yaml).")] = None,
     suppress: Annotated[Optional[Path], typer.Option("--suppress", help="Suppression (opt-out) list, .txt or .csv: these authors' posts are dropped before anything is stored (overrides ingest.suppress_file).")] = None,
     workers: Annotated[Optional[int], typer.Option("--workers", help="Processes for the row pipeline (overrides ingest.workers; default one per CPU core; the output is the same for any number).")] = None,
+    engine: Annotated[str, typer.Option("--engine", help="local | spark (the same outputs; spark needs the [spark] extra and Java 17+).")] = "local",
+    spark_master: Annotated[Optional[str], typer.Option("--spark-master", help="Spark master URL for --engine spark (default local[*]); inputs and --out must be at the same path on every executor.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object on the last line.")] = False,
     params_file: ParamsOption = None,
 ) -> None:
@@ -43,8 +45,16 @@ def ingest_command(
             settings = settings.replace("ingest", suppress_file=str(suppress))
         if workers is not None:
             settings = settings.replace("ingest", workers=workers)
-        stats = ingest(inputs, out, settings.ingest, load_mapping(mapping), load_products(products),
-                       authors=settings.authors)
+        if engine == "local":
+            stats = ingest(inputs, out, settings.ingest, load_mapping(mapping), load_products(products),
+                           authors=settings.authors)
+        elif engine == "spark":
+            from labeling.ingest.spark_run import ingest_spark
+
+            stats = ingest_spark(inputs, out, settings.ingest, load_mapping(mapping), load_products(products),
+                                 authors=settings.authors, master=spark_master or "local[*]")
+        else:
+            raise fail(f"unknown --engine {engine!r}; use local or spark")
     summary = stats.to_dict()
     typer.echo(
         f"{summary['rows_read']} rows read: {summary['rows_written']} written, "

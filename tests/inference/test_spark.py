@@ -1,13 +1,11 @@
 """`occ score --engine spark` (real Spark, local mode) gives exactly the local engine's output.
 
-Inputs mix every read path of the Spark engine: a JSONL file split into several Spark splits (line numbers
-across splits, a CRLF line, a blank line, a broken last line without a newline), a Parquet file with several
-row groups (duplicates of the JSONL's ids and texts), and a CSV file read by the shared Python reader.
+Inputs mix every read path of the Spark engine (`tests/spark_inputs.py`): JSONL split into several Spark splits,
+Parquet row groups, CSV and gzipped JSONL read by the shared Python readers, with duplicates across files.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import subprocess
@@ -19,42 +17,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from helpers import write_dump
+from spark_inputs import SMALL_SPLITS, make_inputs
 
 
 def occ(registry: dict, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     environment = {**os.environ, "MLFLOW_TRACKING_URI": registry["uri"], **(env or {})}
     return subprocess.run([sys.executable, "-m", "occ", *args, "--params", str(registry["params"])], env=environment,
                           cwd=registry["home"], capture_output=True, text=True, timeout=600)
-
-
-def make_inputs(folder: Path) -> list[Path]:
-    dump = write_dump(folder / "dump.jsonl", 300, seed=3)
-    with open(dump, "ab") as handle:
-        handle.write(b'{"post_id": "crlf", "text": "weekly dosing schedule, ok", "author_id": "z1"}\r\n')
-        handle.write(b"\n")
-        handle.write(b'{"post_id": "tail", "text": "no newline and broken')  # the file's last line
-    posts = [json.loads(line) for line in dump.read_text().splitlines()[:40] if line.startswith('{"post_id": "s')]
-    rows = []
-    for i in range(120):
-        rows.append({"post_id": f"q{i}", "text": f"copay is too high, q{i}", "author_id": f"b{i % 7}", "likes": i})
-    rows += [{**posts[1], "text": "same id as in the JSONL"},  # duplicate post_id across files
-             {**posts[2], "post_id": "q-copy"},  # same author, same text, new id: a duplicate
-             {**posts[3], "post_id": "q-anon", "author_id": None},  # same text without author: kept
-             {"post_id": "q-empty", "text": "   ", "author_id": "b1", "likes": 1}]  # quarantined
-    table = pa.Table.from_pylist([{"post_id": r["post_id"], "text": r["text"], "author_id": r.get("author_id"),
-                                   "likes": r.get("likes")} for r in rows])
-    more = folder / "more.parquet"
-    pq.write_table(table, more, row_group_size=40)
-    extra = folder / "extra.csv"
-    with open(extra, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["post_id", "text", "author_id", "author_display_name", "author_bio"])
-        writer.writerow(["c1", "severe nausea reported\nurgent help needed today", "d1", "Dr. Jane Roe, MD, FACC",
-                         "Cardiologist. Also on X: @janeroe_md. jane.roe@clinic.example"])
-        writer.writerow(["c2", "prior auth again", "d2", "", "", "one field too many"])
-        writer.writerow(["q5", "already seen in the Parquet file", "d3", "", ""])
-        writer.writerow(["c3", "rash after two weeks, call me at 555-123-4567", "d4", "Sam Lee RN", ""])
-    return [dump, more, extra]
 
 
 def scored(out: Path) -> pa.Table:
@@ -68,10 +37,8 @@ def test_spark_engine_matches_local_engine(registry: dict, tmp_path: Path) -> No
     local_out, spark_out = tmp_path / "local", tmp_path / "spark"
     done = occ(registry, "score", *inputs, "--out", str(local_out), *model)
     assert done.returncode == 0, done.stderr[-3000:]
-    # Small splits, so that the JSONL file is read as several Spark partitions (line numbers across splits).
-    small_splits = {"PYSPARK_SUBMIT_ARGS": "--conf spark.sql.files.maxPartitionBytes=12000 pyspark-shell"}
     done = occ(registry, "score", *inputs, "--out", str(spark_out), *model, "--engine", "spark",
-               "--spark-master", "local[2]", env=small_splits)
+               "--spark-master", "local[2]", env=SMALL_SPLITS)
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["engine"] == "spark"
