@@ -16,8 +16,9 @@ exactly the state after the last finished chunk.
 from __future__ import annotations
 
 import sqlite3
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 _SIGN = 1 << 63
 _PARAMS = 30_000  # below SQLite's limit of 32,766 bound parameters per statement
@@ -52,10 +53,22 @@ class DedupIndex:
 
     def rewind(self, chunks_done: int) -> int:
         """Forget what chunks from `chunks_done` on added (an interrupted run's last, unfinished chunk)."""
-        with self._db:
+        with self._transaction():
             removed = self._db.execute("DELETE FROM ids WHERE chunk >= ?", (chunks_done,)).rowcount
             removed += self._db.execute("DELETE FROM texts WHERE chunk >= ?", (chunks_done,)).rowcount
         return removed
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One transaction per batch (the connection is in autocommit mode: without BEGIN every insert would be
+        its own transaction, 10x slower)."""
+        self._db.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def _known_ids(self, post_ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
@@ -102,9 +115,10 @@ class DedupIndex:
             if kept is None:
                 new_texts[fp] = post_id
             decisions.append(None)
-        with self._db:
-            self._db.executemany("INSERT INTO ids VALUES (?, ?)", ((p, chunk) for p in new_ids))
-            self._db.executemany("INSERT INTO texts VALUES (?, ?, ?)", ((fp, p, chunk) for fp, p in new_texts.items()))
+        with self._transaction():  # in key order: neighbouring inserts touch the same B-tree pages
+            self._db.executemany("INSERT INTO ids VALUES (?, ?)", ((p, chunk) for p in sorted(new_ids)))
+            self._db.executemany("INSERT INTO texts VALUES (?, ?, ?)",
+                                 ((fp, new_texts[fp], chunk) for fp in sorted(new_texts)))
         return decisions
 
     def close(self) -> None:
