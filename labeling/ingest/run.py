@@ -31,7 +31,7 @@ from labeling.ingest.dedup import DedupIndex
 from labeling.ingest.mapping import IDENTITY, ColumnMapping
 from labeling.ingest.pipeline import IngestStats
 from labeling.ingest.products import ProductDictionary
-from labeling.ingest.readers import RawRecord, check_input, read_records
+from labeling.ingest.readers import check_input
 from labeling.ingest.schema import DUPLICATES_SCHEMA, INGESTED_SCHEMA, QUARANTINE_SCHEMA
 from labeling.ingest.suppression import SuppressionList, load_suppression
 
@@ -42,12 +42,6 @@ QUARANTINE_FILE = "quarantine.parquet"
 DUPLICATES_FILE = "duplicates.parquet"
 SUMMARY_FILE = "ingest_summary.json"
 DEDUP_INDEX = ".dedup-index.sqlite"
-
-
-def iter_raw_records(inputs: Sequence[Path], config: IngestSettings) -> Iterator[RawRecord]:
-    for path in inputs:
-        logger.info("reading %s", path)
-        yield from read_records(Path(path), config.max_line_bytes, config.quarantine_raw_chars * 2, config.batch_rows)
 
 
 def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
