@@ -1480,8 +1480,13 @@ class _Voices:
                 break
             handle = _clean_handle(self._fill(_pick(self.prng, self._handle_banks(template)), values))
         handle = handle[:HANDLE_MAX]
+        base, tries = handle, 0
         while handle.lower() in self.handles:
-            handle = handle[: HANDLE_MAX - 2] + str(self.prng.randint(10, 99))
+            # Two digits, as people do; wider once those run out (a 10^6-post corpus has hundreds of accounts
+            # drawn from one name, which looped for ever on 90 two-digit suffixes).
+            digits = 2 if tries < 30 else 4 if tries < 60 else 7
+            handle = base[: HANDLE_MAX - digits] + str(self.prng.randint(10 ** (digits - 1), 10 ** digits - 1))
+            tries += 1
         self.handles.add(handle.lower())
         return handle
 
