@@ -49,6 +49,7 @@ def run_occ(*args: str, cwd: Path, env: dict | None = None, timeout: int = 600) 
 
 
 def make_inputs(folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
     dump = write_dump(folder / "dump.jsonl", 300, seed=3)
     with open(dump, "ab") as handle:
         handle.write(b'{"post_id": "crlf", "text": "weekly dosing schedule, ok", "author_id": "z1"}\r\n')
