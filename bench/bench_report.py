@@ -13,7 +13,9 @@ Each report runs as a child process, as a user runs it: `occ report RUN --out DI
 frozen reference implementation (`tests/inference/report_reference`, the code before compact frames) through
 this script's `--child-old` mode. Seconds are wall time of the child; peak RSS is the child's own
 (`os.wait4`). The old path runs only up to `--old-max` posts (at 10^7 it needs more memory than the target).
-Not a pytest: run by hand, figures go to docs/PERFORMANCE.md.
+Not a pytest: run by hand. Measured on a shared 2-core machine (demo run of 19,895 posts replicated):
+10^6 posts: old 32.9 s / 894 MiB, new 19.5 s / 567 MiB (x0.59 time, x0.63 peak RSS); 10^7 posts: new 343 s /
+2,346 MiB (old not run: extrapolated from 10^6 it needs several GB).
 """
 
 from __future__ import annotations
