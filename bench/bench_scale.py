@@ -9,8 +9,8 @@ tree's peak total. Baselines, named and run in the same script:
 - `--workers 1`: the same code with no worker process, for the rate with 2 workers;
 - `--reference DIR`: a checkout of the code before this change (`git worktree add DIR <commit>`), run on the
   same dump, for "today's" rate and memory (in-memory de-duplication, one process).
-The large dump repeats the generated one with fresh post ids (`-rK` suffixes), so duplicates, quarantined
-rows and texts keep their shares.
+The large dump repeats the generated one with fresh post, reply, author ids and handles (`-rK` suffixes: the
+same texts by new authors are not duplicates), so duplicates, quarantined rows and authors keep their shares.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ def tree_rss(proc: psutil.Process) -> tuple[int, int]:
 
 def run(args: list[str], code: Path = ROOT, env: dict[str, str] | None = None) -> dict:
     """Run `python -m occ ARGS` from `code`; returns its JSON summary, seconds and peak memory in MB."""
-    full_env = {**os.environ, **(env or {}), "PYTHONPATH": str(code)}
+    tracking = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{ROOT / 'mlflow.db'}"  # the same registry from any checkout
+    full_env = {**os.environ, **(env or {}), "PYTHONPATH": str(code), "MLFLOW_TRACKING_URI": tracking}
     start = time.perf_counter()
     child = subprocess.Popen([sys.executable, "-m", "occ", *args, "--json"], cwd=code, env=full_env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -81,7 +82,7 @@ def repeat_dump(source: Path, target: Path, times: int) -> None:
                             out.write(line)
                             continue
                         if isinstance(row, dict):
-                            for key in ("post_id", "in_reply_to"):
+                            for key in ("post_id", "in_reply_to", "author_id", "author_handle"):
                                 if isinstance(row.get(key), str):
                                     row[key] = f"{row[key]}-r{k}"
                             line = json.dumps(row) + "\n"
@@ -115,6 +116,7 @@ def main() -> None:
     parser.add_argument("--reference", type=Path, default=None, help="a checkout of the code to compare with")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--stages", default="ingest,score", help="comma-separated: ingest, score, transformer")
+    parser.add_argument("--large-only", action="store_true", help="only the large runs (memory), e.g. in the background")
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="occ-bench-scale-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -131,41 +133,46 @@ def main() -> None:
     def out_dir() -> Path:
         return work / f"out{next(counter)}"
 
+    def compare(command: list[str], rows_key: str) -> dict | None:
+        """Today's code, then this code with 1 and 2 workers, on the same dump; returns the 2-worker run."""
+        if args.large_only:
+            return None
+        ref = None
+        if args.reference:
+            ref = run([*command, "--out", str(out_dir())], code=args.reference)
+            print(line("today's code (reference checkout)", ref, rows_key, None))
+        one = run([*command, "--out", str(out_dir()), "--workers", "1"])
+        print(line("this code, 1 worker", one, rows_key, ref))
+        two = run([*command, "--out", str(out_dir()), "--workers", "2"])
+        print(line("this code, 2 workers", two, rows_key, ref or one))
+        if ref:
+            print(f"  2 workers vs 1 worker: {one['seconds'] / two['seconds']:.2f}x")
+        return two
+
+    def grown(big: dict, small: dict | None) -> None:
+        if small:
+            print(f"  peak main RSS {args.large:,} / {args.posts:,} posts: {big['main_mb'] / small['main_mb']:.2f}x; "
+                  f"process tree {big['tree_mb'] / small['tree_mb']:.2f}x")
+
     if "ingest" in stages:
         print(f"\nocc ingest, {args.posts:,}-post demo dump (baseline for the ratio: first row)")
         print(header)
         ingest = ["ingest", str(dump), "--products", str(products)]
-        ref = None
-        if args.reference:
-            ref = run([*ingest, "--out", str(out_dir())], code=args.reference)
-            print(line("today's code (reference checkout)", ref, "rows_written", None))
-        one = run([*ingest, "--out", str(out_dir()), "--workers", "1"])
-        print(line("this code, 1 worker", one, "rows_written", ref))
-        two = run([*ingest, "--out", str(out_dir()), "--workers", "2"])
-        print(line("this code, 2 workers", two, "rows_written", ref or one))
+        two = compare(ingest, "rows_written")
         if large:
             big = run(["ingest", str(large), "--products", str(products), "--out", str(out_dir()), "--workers", "2"])
             print(line(f"this code, 2 workers, {args.large:,} posts", big, "rows_written", None))
-            print(f"  peak main RSS {args.large:,} / {args.posts:,}: {big['main_mb'] / two['main_mb']:.2f}x; "
-                  f"tree {big['tree_mb'] / two['tree_mb']:.2f}x")
+            grown(big, two)
 
     if "score" in stages:
         print(f"\nocc score with {args.model}, {args.posts:,}-post demo dump")
         print(header)
         score = ["score", str(dump), "--model", args.model]
-        ref = None
-        if args.reference:
-            ref = run([*score, "--out", str(out_dir())], code=args.reference)
-            print(line("today's code (reference checkout)", ref, "rows_scored", None))
-        one = run([*score, "--out", str(out_dir()), "--workers", "1"])
-        print(line("this code, 1 worker", one, "rows_scored", ref))
-        two = run([*score, "--out", str(out_dir()), "--workers", "2"])
-        print(line("this code, 2 workers", two, "rows_scored", ref or one))
+        two = compare(score, "rows_scored")
         if large:
             big = run(["score", str(large), "--model", args.model, "--out", str(out_dir()), "--workers", "2"])
             print(line(f"this code, 2 workers, {args.large:,} posts", big, "rows_scored", None))
-            print(f"  peak main RSS {args.large:,} / {args.posts:,}: {big['main_mb'] / two['main_mb']:.2f}x; "
-                  f"tree {big['tree_mb'] / two['tree_mb']:.2f}x")
+            grown(big, two)
 
     if "transformer" in stages and args.transformer:
         small, bigger = args.transformer_posts
