@@ -45,6 +45,7 @@ import pyarrow.parquet as pq
 
 from common.errors import OccError
 from common.settings import ReportSettings, ReportWeights
+from inference.insights.memory import release_memory
 
 logger = logging.getLogger(__name__)
 
@@ -335,6 +336,11 @@ def _int_or_zero(table: pa.Table, name: str) -> np.ndarray:
     return pc.fill_null(table.column(name), 0).to_numpy().astype("int64")
 
 
+def part_rows(parts: Sequence[Path]) -> int:
+    """Rows in the part files, from their Parquet footers (no data read): the size to preallocate."""
+    return sum(pq.ParquetFile(p).metadata.num_rows for p in parts)
+
+
 def _read_parts(run: ScoredRun, columns: list[str], suppression: Suppression | None
                 ) -> Iterable[tuple[pa.Table, np.ndarray | None, int]]:
     """Each part's `columns` with suppressed authors' rows dropped: (table, kept positions or None, rows read)."""
@@ -383,11 +389,102 @@ class _Replies:
         return out
 
 
-def load_posts(run: ScoredRun, config: ReportSettings, suppression: Suppression | None = None) -> PostFrames:
+class PostSource(Protocol):
+    """Where `load_posts` gets the scored posts from, part by part: the local engine reads the part files
+    (`LocalSource`); the Spark engine (`spark_frames.py`) reads what Spark reduced them to. Either way the
+    same code below turns the tables into frames, so the numbers cannot differ between engines."""
+
+    capacity: int  # at least as many rows as `tables` yields in all (for preallocated columns)
+
+    def tables(self) -> Iterable[tuple[pa.Table, np.ndarray | None, int]]: ...  # (table, kept rows, rows read)
+
+    def see(self, table: pa.Table, offset: int) -> None: ...  # a table as read, its first row is `offset`
+
+    def reply_rows(self) -> np.ndarray: ...  # per row: row replied to, -1 not in the data, -2 no reply
+
+    def post_ids(self, kept: Sequence[np.ndarray | None], lengths: Sequence[int]) -> PostIds | None: ...
+
+
+class LocalSource:
+    """The part files of a scored run, read one at a time in this process (`occ report`, the default)."""
+
+    def __init__(self, run: ScoredRun, columns: list[str], suppression: Suppression | None) -> None:
+        self.run, self.columns, self.suppression = run, columns, suppression
+        self.capacity = part_rows(run.parts)
+        self.replies = _Replies(run, suppression) if run.parts else None
+
+    def tables(self) -> Iterable[tuple[pa.Table, np.ndarray | None, int]]:
+        return _read_parts(self.run, self.columns, self.suppression) if self.run.parts else iter(())
+
+    def see(self, table: pa.Table, offset: int) -> None:
+        if self.replies is not None:
+            self.replies.see(table.column("post_id"), offset)
+
+    def reply_rows(self) -> np.ndarray:
+        return self.replies.rows() if self.replies is not None else np.zeros(0, "int32")
+
+    def post_ids(self, kept: Sequence[np.ndarray | None], lengths: Sequence[int]) -> PostIds | None:
+        return PostIds(self.run.parts, kept, lengths)
+
+
+class _Numbers:
+    """The per-post number columns, written part by part into arrays preallocated from the Parquet footers.
+
+    Collecting per-part pieces and concatenating them held every column twice at the end, and turning the
+    whole `created_at` column into periods made three more full-length copies; at 10^7 posts that was the
+    peak of reading. Periods are computed per part here (the same `to_period`), so only their ordinals stay.
+    """
+
+    def __init__(self, capacity: int, freq: str) -> None:
+        self.freq = freq
+        self.followers = np.zeros(capacity, "float64")
+        self.followers_na = np.ones(capacity, bool)
+        self.engagement = np.zeros(capacity, "int64")
+        self.created = np.zeros(capacity, "int64")        # datetime64[us] UTC as int64 (NaT: int64 min)
+        self.periods = np.zeros(capacity, "int64")        # period ordinals (NaT: int64 min)
+        self.adverse = np.zeros(capacity, bool)
+
+    def add(self, table: pa.Table, offset: int, adverse: pa.Array | None) -> None:
+        n = table.num_rows
+        at = slice(offset, offset + n)
+        names = table.column_names
+        if "author_followers" in names:  # NaN and null both become NA, as `.astype("Float64")` did
+            values = table.column("author_followers").to_pandas().to_numpy(dtype="float64", na_value=np.nan)
+            self.followers[at] = values
+            self.followers_na[at] = np.isnan(values)
+        self.engagement[at] = _int_or_zero(table, "likes") + _int_or_zero(table, "shares") + _int_or_zero(table, "replies")
+        created = pd.to_datetime(table.column("created_at").to_pandas(), utc=True).dt.as_unit("us") \
+            if "created_at" in names else pd.Series([pd.NaT] * n, dtype="datetime64[us, UTC]")
+        self.created[at] = created.array.asi8
+        self.periods[at] = to_period(created, self.freq).array.asi8
+        if adverse is not None:
+            self.adverse[at] = adverse.to_numpy(zero_copy_only=False)
+
+    def columns(self, n: int, adverse: bool) -> dict[str, Any]:
+        """The finished columns of the first `n` rows (the arrays are given up: call once)."""
+        def cut(values: np.ndarray) -> np.ndarray:
+            return values if len(values) == n else values[:n].copy()
+
+        out = {
+            "followers": pd.arrays.FloatingArray(cut(self.followers), cut(self.followers_na)),
+            "engagement": cut(self.engagement),
+            "created_at": pd.Series(cut(self.created).view("M8[us]")).dt.tz_localize("UTC").array,
+            "period": pd.arrays.PeriodArray(cut(self.periods), dtype=pd.PeriodDtype(self.freq)),
+            "adverse_event": pd.arrays.BooleanArray(cut(self.adverse), np.zeros(n, bool)) if adverse
+            else pd.arrays.BooleanArray(np.zeros(n, bool), np.ones(n, bool)),
+        }
+        self.followers = self.followers_na = self.engagement = self.created = self.periods = self.adverse = None  # type: ignore[assignment]
+        return out
+
+
+def load_posts(run: ScoredRun, config: ReportSettings, suppression: Suppression | None = None,
+               source: PostSource | None = None) -> PostFrames:
     """Read the needed columns of every part (no text, no score structs) into compact `PostFrames`.
 
-    Part by part: each part's columns are dictionary-encoded and exploded while only that part is held, so the
-    peak is the compact frames plus one part, not the whole run as Arrow and pandas strings at once.
+    Part by part: each part's columns are dictionary-encoded and exploded while only that part is held, and
+    the number columns go into arrays sized from the Parquet footers, so the peak is the compact frames plus
+    one part, not the whole run as Arrow and pandas strings at once. `source` is where the parts come from
+    (default: this process reads the part files; `spark_frames.SparkSource` for `--engine spark`).
 
     With a suppression list, the rows of suppressed authors are dropped as they are read and suppressed accounts
     are removed from the mentions: a run scored before someone opted out must not profile them either (their
@@ -414,20 +511,19 @@ def load_posts(run: ScoredRun, config: ReportSettings, suppression: Suppression 
     has_perception = perception_task is not None and perception_task.get("kind") == "multi" \
         and config.perception_task in names
 
-    replies = _Replies(run, suppression) if run.parts else None
+    source = source if source is not None else LocalSource(run, columns, suppression)
     authors, specialty, platform, sentiment = _Coder(), _Coder(), _Coder(), _Coder()
     products, evidence, perception = _LongCoder(), _LongCoder(), _LongCoder()
     hashtags, mentions = _LongCoder(lower=True, strip="#"), _LongCoder(strip="@")
-    followers, engagement, created, adverse = [], [], [], []
+    numbers = _Numbers(source.capacity, freq)
     kept_parts, lengths = [], []
     offset = dropped = 0
-    for table, kept, read in (_read_parts(run, columns, suppression) if run.parts else []):
+    for table, kept, read in source.tables():
         n = table.num_rows
         dropped += read - n
         kept_parts.append(kept)
         lengths.append(n)
-        if replies is not None:
-            replies.see(table.column("post_id"), offset)
+        source.see(table, offset)
 
         def column(name: str) -> pa.Array:
             return table.column(name) if name in table.column_names else pa.nulls(n, pa.string())
@@ -436,14 +532,8 @@ def load_posts(run: ScoredRun, config: ReportSettings, suppression: Suppression 
         specialty.add(column("author_specialty"))
         platform.add(column("platform"))
         sentiment.add(column(config.sentiment_task) if has_sentiment else pa.nulls(n, pa.string()))
-        followers.append(table.column("author_followers").to_pandas().astype("Float64")
-                         if "author_followers" in table.column_names else pd.Series([pd.NA] * n, dtype="Float64"))
-        engagement.append(_int_or_zero(table, "likes") + _int_or_zero(table, "shares") + _int_or_zero(table, "replies"))
-        created.append(table.column("created_at").to_pandas() if "created_at" in table.column_names
-                       else pd.Series([pd.NaT] * n, dtype="datetime64[us, UTC]"))
-        if positive is not None:
-            adverse.append(pc.fill_null(pc.equal(table.column(safety_name).cast(pa.string()), str(positive)), False)
-                           .to_pandas().astype("boolean"))
+        numbers.add(table, offset, pc.fill_null(pc.equal(table.column(safety_name).cast(pa.string()), str(positive)),
+                                                False) if positive is not None else None)
         products.add(table.column("products") if "products" in table.column_names else None, offset)
         if has_evidence:
             evidence.add(table.column(config.evidence_task), offset)
@@ -454,7 +544,7 @@ def load_posts(run: ScoredRun, config: ReportSettings, suppression: Suppression 
         offset += n
         del table
     n = offset
-    pa.default_memory_pool().release_unused()  # the parts' Arrow buffers: give them back before the frames grow
+    release_memory()  # the parts' Arrow buffers and pandas temporaries: give them back before the frames grow
     logger.info("read %d scored posts (%d columns) from %s%s", n, len(columns), run.directory,
                 f"; {dropped} posts of suppressed authors left out" if suppression else "")
 
@@ -462,9 +552,9 @@ def load_posts(run: ScoredRun, config: ReportSettings, suppression: Suppression 
     voices = pc.unique(voices)
     voices = voices.take(pc.sort_indices(voices))
     mention_frame = mentions.finish("mention", voices)
-    reply_rows = replies.rows() if replies is not None else np.zeros(0, "int32")
-    reply = pd.array(np.where(reply_rows == -2, 0, reply_rows), dtype="Int32")
-    reply[reply_rows == -2] = pd.NA
+    reply_rows = source.reply_rows()
+    reply = pd.arrays.IntegerArray(np.where(reply_rows == -2, 0, reply_rows).astype("int32"), reply_rows == -2)
+    del reply_rows
     posts = pd.DataFrame({
         "row": np.arange(n, dtype="int32"),
         "author_id": authors.finish(voices),
@@ -472,16 +562,13 @@ def load_posts(run: ScoredRun, config: ReportSettings, suppression: Suppression 
         "platform": platform.finish(),
         "reply_row": reply,
     })
-    del reply_rows, reply
-    posts["followers"] = pd.concat(followers, ignore_index=True) if followers else pd.Series([], dtype="Float64")
-    posts["engagement"] = np.concatenate(engagement) if engagement else np.zeros(0, "int64")
-    posts["created_at"] = pd.concat(created, ignore_index=True) if created \
-        else pd.Series([], dtype="datetime64[us, UTC]")
-    del followers, engagement, created
-    posts["period"] = to_period(posts["created_at"], freq)
+    del reply
+    number_columns = numbers.columns(n, positive is not None)
+    for name in ("followers", "engagement", "created_at", "period"):
+        posts[name] = number_columns.pop(name)
     posts["sentiment"] = sentiment.finish()
-    posts["adverse_event"] = pd.concat(adverse, ignore_index=True) if adverse and positive is not None \
-        else pd.Series([pd.NA] * n, dtype="boolean")
+    posts["adverse_event"] = number_columns.pop("adverse_event")
+    del number_columns
 
     notes = _read_notes(run, posts, n, config, sentiment_task, has_sentiment, safety_task, safety_name, evidence_task,
                         has_evidence, perception_task, has_perception, run_tasks)
@@ -490,7 +577,7 @@ def load_posts(run: ScoredRun, config: ReportSettings, suppression: Suppression 
                         perception.finish("label") if has_perception else None, hashtags.finish("hashtag"),
                         mention_frame, sentiment_labels, task_labels(perception_task) if has_perception else [],
                         task_labels(evidence_task) if has_evidence else [], notes, freq,
-                        post_ids=PostIds(run.parts, kept_parts, lengths))
+                        post_ids=source.post_ids(kept_parts, lengths))
     if suppression and not frames.mentions.empty:
         mention = frames.mentions["mention"]
         keys = pd.Series(mention.cat.categories).str.strip().str.lstrip("@").str.lower()
@@ -503,6 +590,7 @@ def load_posts(run: ScoredRun, config: ReportSettings, suppression: Suppression 
                             "were removed from mentions")
     if not run.parts or n == 0:
         frames.notes.insert(0, "the scored directory holds no scored posts")
+    release_memory()
     return frames
 
 
