@@ -89,10 +89,13 @@ def report_command(
     products: Annotated[Optional[list[str]], typer.Option("--products", help="Only these products (repeat the option or separate with commas).")] = None,
     suppress: Annotated[Optional[Path], typer.Option("--suppress", help="Suppression (opt-out) list, .txt or .csv: leave these authors out of the report and scrub them from mentions (overrides ingest.suppress_file).")] = None,
     all_voices: Annotated[bool, typer.Option("--all-voices", help="Count patients', industry, media and unknown authors' posts too (default: report.voices, clinicians only).")] = False,
+    engine: Annotated[str, typer.Option("--engine", help="local | spark (Spark scans the parts and resolves replies; same report).")] = "local",
+    spark_master: Annotated[Optional[str], typer.Option("--spark-master", help="Spark master URL (default local[*]).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report summary as one JSON object last.")] = False,
     params_file: ParamsOption = None,
 ) -> None:
     """Rank evidence gaps per product (Phase IV priorities), find opinion leaders, write a self-contained HTML report."""
+    from inference.insights.gaps import ReportError
     from inference.insights.report import build_report
     from labeling.ingest.suppression import load_suppression
 
@@ -104,8 +107,19 @@ def report_command(
         persons = scored_dir / "authors.parquet"  # the run's own person links: a person id reaches every account
         suppression = load_suppression(suppress if suppress is not None else settings.ingest.suppress_file,
                                        persons_file=persons if persons.is_file() else None)
-        summary = build_report(scored_dir, out, settings.report, wanted, settings.safety.task, suppression=suppression,
-                               voices="all" if all_voices else None)
+        if engine not in ("local", "spark"):
+            raise ReportError(f"unknown --engine {engine!r}; use local or spark")
+        spark, owned = (None, False)
+        if engine == "spark":
+            from labeling.ingest.spark import start_spark
+
+            spark, owned = start_spark(spark_master or "local[*]", "occ-report", ReportError)
+        try:
+            summary = build_report(scored_dir, out, settings.report, wanted, settings.safety.task,
+                                   suppression=suppression, voices="all" if all_voices else None, spark=spark)
+        finally:
+            if owned and spark is not None:
+                spark.stop()
     speakers = summary.get("speakers") or {}
     if speakers.get("typed"):
         typer.echo(f"voices: {speakers['voices']}; {speakers['accounts']} accounts = {speakers['persons']} persons; "

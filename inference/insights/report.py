@@ -11,6 +11,7 @@ name or hashtag can close a script element or open a tag. CSV text cells are gua
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import html
@@ -21,7 +22,7 @@ import re
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -33,6 +34,7 @@ from common.spreadsheet import spreadsheet_safe
 from inference.insights.gaps import (
     PARTS,
     PostFrames,
+    PostSource,
     ReportError,
     ScoredRun,
     Suppression,
@@ -53,9 +55,14 @@ from inference.insights.gaps import (
     sentiment_over_time,
     top_hashtags,
 )
+from inference.insights.memory import release_memory
 from inference.insights.network import LeaderResult, analyze_leaders
+from inference.insights.spark_frames import spark_source
 from inference.insights.speakers import attach_authors, read_authors
 from inference.insights.voices import VoiceSettings, rising_voices
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import SparkSession
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +93,8 @@ LABEL_COLORS = {"negative": "#c0392b", "neutral": "#95a5a6", "positive": "#27ae6
 
 def build_report(scored_dir: Path, out_dir: Path, config: ReportSettings, products: Sequence[str] | None = None,
                  safety_task: str | None = "adverse_event",
-                 suppression: Suppression | None = None, voices: str | None = None) -> dict[str, Any]:
+                 suppression: Suppression | None = None, voices: str | None = None,
+                 spark: "SparkSession | None" = None) -> dict[str, Any]:
     """Read a scored directory, aggregate, render and write every report file; returns the summary dict.
 
     Raises ReportError when the input is not a complete scoring run; anything the run's taxonomy or columns
@@ -94,43 +102,51 @@ def build_report(scored_dir: Path, out_dir: Path, config: ReportSettings, produc
     `safety_task` is used only for scoring runs older than the manifest's own record of it. `suppression` (the
     opt-out list) leaves its authors out of everything the report reads, also from a run scored before they
     opted out, and scrubs them from mentions and example texts; the summary counts what it left out.
+    With `spark` (a session: `occ report --engine spark`), Spark scans the parts and resolves replies and this
+    process builds the same frames from its output (`spark_frames.py` says what runs where).
     """
     started = time.monotonic()
     run = open_scored_run(scored_dir, safety_task)
-    frames = load_posts(run, config, suppression)
-    speakers = attach_authors(frames, read_authors(run.directory), voices or config.voices)
-    notes = list(frames.notes)
-    chosen, product_notes = select_products(frames, products)
-    notes += product_notes
-    rank_period, period_notes = choose_rank_period(frames, config)
-    notes += period_notes
-    if frames.products.empty and frames.posts.shape[0]:
-        notes.append("no post mentions a product: the evidence-gap table is empty")
+    with _post_source(spark, run, config, suppression, out_dir) as source:
+        frames = load_posts(run, config, suppression, source)
+        speakers = attach_authors(frames, read_authors(run.directory), voices or config.voices)
+        release_memory()
+        notes = list(frames.notes)
+        chosen, product_notes = select_products(frames, products)
+        notes += product_notes
+        rank_period, period_notes = choose_rank_period(frames, config)
+        notes += period_notes
+        if frames.products.empty and frames.posts.shape[0]:
+            notes.append("no post mentions a product: the evidence-gap table is empty")
 
-    overview = product_overview(frames, chosen, rank_period, config)
-    view_products = [p for p in overview["product"] if p in set(chosen)][: config.max_products]
-    if len(chosen) > config.max_products:
-        notes.append(f"per-product views show the {config.max_products} most-discussed of {len(chosen)} products "
-                     "(report.max_products); the gap table covers all of them")
+        overview = product_overview(frames, chosen, rank_period, config)
+        view_products = [p for p in overview["product"] if p in set(chosen)][: config.max_products]
+        if len(chosen) > config.max_products:
+            notes.append(f"per-product views show the {config.max_products} most-discussed of {len(chosen)} products "
+                         "(report.max_products); the gap table covers all of them")
 
-    leaders = analyze_leaders(frames.posts, frames.mentions, frames.products, frames.evidence, view_products,
-                              frames.evidence_labels, config.dol_top_k, config.dol_min_inbound,
-                              config.leaders_per_scope, config.network_nodes)
-    if not leaders.dols:
-        notes.append(f"no author received at least {config.dol_min_inbound} replies or mentions "
-                     "(report.dol_min_inbound): no opinion leaders, DOL share is 0 for every gap")
-    if leaders.replies_unresolved:
-        notes.append(f"{leaders.replies_unresolved} replies point to posts outside this scored data; "
-                     "they add no edge to the interaction graph")
+        leaders = analyze_leaders(frames.posts, frames.mentions, frames.products, frames.evidence, view_products,
+                                  frames.evidence_labels, config.dol_top_k, config.dol_min_inbound,
+                                  config.leaders_per_scope, config.network_nodes)
+        if not leaders.dols:
+            notes.append(f"no author received at least {config.dol_min_inbound} replies or mentions "
+                         "(report.dol_min_inbound): no opinion leaders, DOL share is 0 for every gap")
+        if leaders.replies_unresolved:
+            notes.append(f"{leaders.replies_unresolved} replies point to posts outside this scored data; "
+                         "they add no edge to the interaction graph")
 
-    rising = rising_voices(frames.posts, frames.mentions, frames.products, frames.evidence, view_products,
-                           frames.evidence_labels, rank_period, VoiceSettings.from_report(config))
+        release_memory()
+        rising = rising_voices(frames.posts, frames.mentions, frames.products, frames.evidence, view_products,
+                               frames.evidence_labels, rank_period, VoiceSettings.from_report(config))
 
-    gaps = gap_table(frames, config, chosen, leaders.dols, rank_period)
-    top = ranked_gaps(gaps, config.top_gaps)
-    if frames.evidence is not None and not gaps.empty and top.empty:
-        notes.append(f"no evidence-need posts in the ranked period {rank_period}: no gap to rank")
-    examples = _examples(run, frames, top, config, notes, suppression)
+        release_memory()
+        gaps = gap_table(frames, config, chosen, leaders.dols, rank_period)
+        release_memory()
+        top = ranked_gaps(gaps, config.top_gaps)
+        if frames.evidence is not None and not gaps.empty and top.empty:
+            notes.append(f"no evidence-need posts in the ranked period {rank_period}: no gap to rank")
+        examples = _examples(run, frames, top, config, notes, suppression)
+        release_memory()
 
     context = _context(run, frames, config, chosen, view_products, rank_period, gaps, top, examples, overview,
                        leaders, notes)
@@ -191,6 +207,17 @@ def _clip(text: Any) -> str:
     if not isinstance(text, str):
         return ""
     return text if len(text) <= EXAMPLE_MAX_CHARS else text[:EXAMPLE_MAX_CHARS].rstrip() + " …"
+
+
+@contextlib.contextmanager
+def _post_source(spark: "SparkSession | None", run: ScoredRun, config: ReportSettings,
+                 suppression: Suppression | None, out_dir: Path) -> Iterator[PostSource | None]:
+    """Where the posts are read from: None (this process reads the parts) or Spark's compact output."""
+    if spark is None:
+        yield None
+        return
+    with spark_source(spark, run, config, suppression, out_dir) as source:
+        yield source
 
 
 # ---- files ---------------------------------------------------------------------------------------------------

@@ -128,3 +128,53 @@ def test_same_numbers_on_the_hand_made_typed_run(tmp_path: Path) -> None:
         assert_same_report(scored, tmp_path / voices, config(), voices=voices)
     untyped = write_scored(tmp_path / "untyped", known_rows())
     assert_same_report(untyped, tmp_path / "untyped-report", config())
+
+
+# ---- `occ report --engine spark` gives the local engine's report --------------------------------------------
+
+def assert_same_files(left: Path, right: Path) -> None:
+    for name in FILES:
+        assert (left / name).read_text(encoding="utf-8") == (right / name).read_text(encoding="utf-8"), f"{name} differs"
+    pd.testing.assert_frame_equal(pd.read_parquet(left / "gaps.parquet"), pd.read_parquet(right / "gaps.parquet"))
+    assert _summary(left / "report_summary.json") == _summary(right / "report_summary.json")
+
+
+@pytest.fixture(scope="module")
+def spark_session():  # type: ignore[no-untyped-def]
+    pytest.importorskip("pyspark")
+    from inference.insights.gaps import ReportError
+    from labeling.ingest.spark import start_spark
+
+    spark, owned = start_spark("local[2]", "occ-report-tests", ReportError)
+    yield spark
+    if owned:
+        spark.stop()
+
+
+@pytest.mark.slow
+def test_spark_engine_gives_the_local_report(demo_run: Path, tmp_path: Path, spark_session: Any) -> None:
+    """Spark scans, numbers and resolves replies; the driver's frames and so every written number are equal."""
+    config = ReportSettings()
+    for voices in ("clinicians", "all"):
+        build_report(demo_run, tmp_path / f"local-{voices}", config, safety_task="adverse_event", voices=voices)
+        build_report(demo_run, tmp_path / f"spark-{voices}", config, safety_task="adverse_event", voices=voices,
+                     spark=spark_session)
+        assert_same_files(tmp_path / f"local-{voices}", tmp_path / f"spark-{voices}")
+        assert not list((tmp_path / f"spark-{voices}").glob(".spark-posts-*")), "Spark's folder is left behind"
+    summary = _summary(tmp_path / "spark-all" / "report_summary.json")
+    assert summary["top_gaps"] and summary["interaction_edges"] > 0
+
+
+@pytest.mark.slow
+def test_spark_engine_with_a_suppression_list(demo_run: Path, tmp_path: Path, spark_session: Any) -> None:
+    """Suppressed rows leave in Spark before numbering: rows, replies and post ids still match the local engine."""
+    posts = pd.read_parquet(demo_run / "scores", columns=["author_id", "mentions"])
+    leader = str(posts["mentions"].explode().dropna().value_counts().index[0])
+    listing = tmp_path / "optout.txt"
+    listing.write_text(f"{leader}\n{posts['author_id'].iloc[0]}\n", encoding="utf-8")
+    suppression = load_suppression(listing, persons_file=demo_run / "authors.parquet")
+    options: dict[str, Any] = {"safety_task": "adverse_event", "suppression": suppression, "voices": "all"}
+    local = build_report(demo_run, tmp_path / "local", ReportSettings(), **options)
+    build_report(demo_run, tmp_path / "spark", ReportSettings(), spark=spark_session, **options)
+    assert local["suppressed_posts"] > 0
+    assert_same_files(tmp_path / "local", tmp_path / "spark")
