@@ -363,6 +363,8 @@ def ingest_frame(spark: SparkSession, inputs: Sequence[Path], plan: Plan, logic:
         units = spark.sparkContext.parallelize(plan.units, len(plan.units))
         frames.append(spark.createDataFrame(units, "file_index int, kind string, block long")
                       .mapInArrow(IngestFiles(logic), stage))
+    if not frames:  # only Parquet files without row groups: no rows, but still a run with valid outputs
+        return spark.createDataFrame([], stage)
     result = frames[0]
     for frame in frames[1:]:
         result = result.unionByName(frame)

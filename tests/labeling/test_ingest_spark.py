@@ -60,3 +60,18 @@ def test_missing_pyspark_is_a_clear_error_before_any_output(tmp_path: Path, monk
     with pytest.raises(SparkEngineError, match=r"occ-insights\[spark\]"):
         ingest_spark([dump], tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_spark_ingest_of_an_input_without_rows_writes_empty_valid_outputs(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    empty = tmp_path / "empty.parquet"
+    pq.write_table(pa.table({"post_id": pa.array([], pa.string()), "text": pa.array([], pa.string())}), empty)
+    local_out, spark_out = tmp_path / "local", tmp_path / "spark"
+    for out, engine in ((local_out, "local"), (spark_out, "spark")):
+        done = run_occ("ingest", str(empty), "--out", str(out), "--engine", engine, "--spark-master", "local[1]",
+                       cwd=tmp_path)
+        assert done.returncode == 0, done.stderr[-3000:]
+    same_files(spark_out, local_out)
+    assert json.loads((spark_out / "ingest_summary.json").read_text())["rows_read"] == 0
