@@ -24,7 +24,15 @@ networkx DiGraph cost about 350 bytes an edge (70 MB at 10^6 posts, 700 MB at 10
 sorted categoricals (int8/int32 codes), replies are resolved to rows at read time, parts are read one at a time
 and PageRank runs on a scipy matrix (network.py), so every aggregation below is unchanged pandas and the numbers
 are identical (`tests/inference/test_report_parity.py`). 10^6 posts: 894 -> 567 MiB peak RSS, 32.9 -> 19.5 s;
-10^7 posts: 2,346 MiB, 343 s (2-core machine shared with other work; the 2 GB target is not met yet).
+10^7 posts: 2,346 MiB, 343 s. Then (profiled by sampling RSS around each stage of `build_report` at 10^7):
+number columns preallocated from the Parquet footers and periods computed per part (`_Numbers`), no
+unused `account_id` column, the gap table and example/over-time views joining only the columns they use
+onto their rows (`dated`; they used to copy the whole posts frame first), example posts read one part at a
+time, and freed memory returned to the OS between stages (`memory.release_memory`: without it every stage's
+peak sat on top of what earlier stages had freed). 10^7 posts: 1,952 MiB peak (profiled run, before the
+per-part example read); the largest remaining peaks are the example candidates and the over-time figures
+(merges of the long label frames, about +0.9 GB over the ~1.0 GB of live frames). Figures of the latest
+bench: `bench/bench_report.py`'s docstring.
 """
 
 from __future__ import annotations
@@ -649,8 +657,11 @@ def read_post_fields(run: ScoredRun, post_ids: Iterable[str], columns: Sequence[
     present = [c for c in dict.fromkeys(["post_id", *columns]) if c in run.columns]
     if not ids or not run.parts:
         return pd.DataFrame({c: [] for c in present})
-    table = run.dataset().to_table(columns=present, filter=pc.field("post_id").isin(pa.array(ids, pa.string())))
-    return table.to_pandas()
+    # one part at a time: a dataset scan reads several parts ahead, with their score structs and texts, which
+    # at 10^7 posts was one of the report's memory peaks
+    wanted = pc.field("post_id").isin(pa.array(ids, pa.string()))
+    tables = [ds.dataset(str(path), format="parquet").to_table(columns=present, filter=wanted) for path in run.parts]
+    return pa.concat_tables(tables).to_pandas()
 
 
 # ---- periods -------------------------------------------------------------------------------------------------
