@@ -30,7 +30,7 @@ unused `account_id` column, the gap table and example/over-time views joining on
 onto their rows (`dated`; they used to copy the whole posts frame first), example posts read one part at a
 time, and freed memory returned to the OS between stages (`memory.release_memory`: without it every stage's
 peak sat on top of what earlier stages had freed). 10^7 posts: 1,952 MiB peak (profiled run, before the
-per-part example read); the largest remaining peaks are the example candidates and the over-time figures
+per-part example read; `bench_report.py`: 1,989 MiB, 437 s on a loaded machine); the largest remaining peaks are the example candidates and the over-time figures
 (merges of the long label frames, about +0.9 GB over the ~1.0 GB of live frames). Figures of the latest
 bench: `bench/bench_report.py`'s docstring.
 """
