@@ -377,16 +377,20 @@ def _post_evidence(texts: list[str]) -> list[_Evidence]:
     if not texts:
         return []
     found = []
+    total = len(texts)
     for author_type, cues in POST_CUES.items():
         hits, first = 0, None
+        any_cue = _any_of(tuple(cues))
         for text in texts:
+            if any_cue.search(text) is None:  # most posts carry no cue of a type: one search instead of one per cue
+                continue
             match = next((m for m in (_compiled(p).search(text) for p in cues) if m), None)
             if match:
                 hits += 1
                 first = first or _shown(match.group(0))
         if hits:
-            weight = min(CONTENT_CAP, CONTENT_BASE + CONTENT_SLOPE * hits / (len(texts) + CONTENT_PRIOR))
-            found.append(_Evidence(author_type, weight, f"{hits} of {len(texts)} posts", f"like '{first}'"))
+            weight = min(CONTENT_CAP, CONTENT_BASE + CONTENT_SLOPE * hits / (total + CONTENT_PRIOR))
+            found.append(_Evidence(author_type, weight, f"{hits} of {total} posts", f"like '{first}'"))
     return found
 
 
@@ -430,6 +434,12 @@ def _shown(text: str) -> str:
 @cache
 def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.IGNORECASE)
+
+
+@cache
+def _any_of(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    """Matches somewhere exactly when one of `patterns` does (which one, and where, the caller asks them)."""
+    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
 
 
 def _automation_share(texts: list[str]) -> float | None:
