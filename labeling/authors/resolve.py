@@ -13,19 +13,21 @@ the run:
 - `author_links.parquet`: every candidate link with its confidence, reason and whether it joined two accounts
   (`LINKS_SCHEMA`), which is what a reviewer confirms or splits (`authors.link_decisions`).
 
-Memory grows with the number of authors, not posts: at most `texts_per_author` texts of `TEXT_CHARS` characters
-each per author.
+Memory grows with the number of authors, not posts, and slowly: every author's profile (handle, name key, bio,
+credentials, counts) is held at once, since linking compares them all, but the sampled posts
+(`texts_per_author` texts of `TEXT_CHARS` characters) only for `AUTHORS_PER_PASS` authors at a time.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from common.atomic import write_table_atomic
@@ -126,8 +128,7 @@ class AuthorAccumulator:
             acc.name_key = acc.name_key or columns["author_name_key"][i]
             acc.bio = acc.bio or columns["author_bio"][i]
             if len(acc.texts) < self.texts_per_author and columns["text"][i]:
-                tags = " ".join(f"#{tag}" for tag in (columns["hashtags"][i] or ()))
-                acc.texts.append((columns["text"][i][:TEXT_CHARS] + (" " + tags if tags else "")).strip())
+                acc.texts.append(_sampled_text(columns["text"][i], columns["hashtags"][i]))
 
     def profiles(self) -> list[AuthorProfile]:
         """Profiles in author-id order (deterministic whatever order the parts were read in)."""
@@ -144,6 +145,11 @@ class AuthorAccumulator:
                 n_posts=acc.posts, linked=sorted(acc.links),
             ))
         return out
+
+
+def _sampled_text(text: str, hashtags: Sequence[str] | None) -> str:
+    tags = " ".join(f"#{tag}" for tag in (hashtags or ()))
+    return (text[:TEXT_CHARS] + (" " + tags if tags else "")).strip()
 
 
 @dataclass
@@ -177,12 +183,22 @@ TypeModel = Callable[[Sequence[AuthorProfile]], list[tuple[str, float]]]
 probability (inference/scoring/authors.py wraps a registered author-type model as one)."""
 
 
-def resolve_authors(profiles: Sequence[AuthorProfile], settings: AuthorSettings,
-                    decisions_file: Path | None = None, type_model: TypeModel | None = None) -> AuthorTables:
-    """Type every author, link accounts, assign persons (reviewers' confirm / split decisions applied)."""
+def decide_types(profiles: Sequence[AuthorProfile], settings: AuthorSettings,
+                 type_model: TypeModel | None = None) -> dict[str, AuthorDecision]:
+    """Each author's type and specialty: the rules, then the model where they are unsure."""
     decisions: dict[str, AuthorDecision] = {p.author_id: classify_author(p, settings) for p in profiles}
     if type_model is not None:
         _ask_model(profiles, decisions, settings, type_model)
+    return decisions
+
+
+def resolve_authors(profiles: Sequence[AuthorProfile], settings: AuthorSettings,
+                    decisions_file: Path | None = None, type_model: TypeModel | None = None,
+                    decisions: dict[str, AuthorDecision] | None = None) -> AuthorTables:
+    """Type every author (unless `decisions` were made already), link accounts, assign persons (reviewers'
+    confirm / split decisions applied)."""
+    if decisions is None:
+        decisions = decide_types(profiles, settings, type_model)
     links = candidate_links(profiles, decisions)
     reviewed = read_link_decisions(Path(decisions_file)) if decisions_file else []
     persons = assign_persons([p.author_id for p in profiles], links, settings.link_threshold, reviewed)
@@ -248,6 +264,31 @@ def _links_table(links: Sequence[Link], persons: Mapping[str, str], reviewed: Se
     return pa.Table.from_pylist(rows, schema=LINKS_SCHEMA)
 
 
+def _texts_between(paths: Sequence[Path], first: str, last: str, per_author: int,
+                   batch_rows: int = 65_536) -> dict[str, list[str]]:
+    """The first `per_author` texts of each author with an id from `first` to `last`, in the order
+    `AuthorAccumulator` samples them (the parts in order, rows in order)."""
+    texts: dict[str, list[str]] = {}
+    for path in paths:
+        handle = pq.ParquetFile(path)
+        columns = [c for c in ("author_id", "text", "hashtags") if c in handle.schema_arrow.names]
+        if "author_id" not in columns or "text" not in columns:
+            continue
+        for batch in handle.iter_batches(batch_size=batch_rows, columns=columns):
+            ids = batch.column("author_id")
+            inside = pc.and_(pc.greater_equal(ids, first), pc.less_equal(ids, last))
+            picked = batch.filter(pc.fill_null(inside, False))
+            if picked.num_rows == 0:
+                continue
+            tags = picked.column("hashtags").to_pylist() if "hashtags" in columns else [None] * picked.num_rows
+            for author_id, text, hashtags in zip(picked.column("author_id").to_pylist(),
+                                                 picked.column("text").to_pylist(), tags):
+                sampled = texts.setdefault(author_id, [])
+                if len(sampled) < per_author and text:
+                    sampled.append(_sampled_text(text, hashtags))
+    return texts
+
+
 def read_profiles(paths: Iterable[Path], texts_per_author: int, batch_rows: int = 65_536) -> list[AuthorProfile]:
     """Stream the profile columns of Parquet files written by a run into per-author profiles."""
     acc = AuthorAccumulator(texts_per_author)
@@ -259,12 +300,32 @@ def read_profiles(paths: Iterable[Path], texts_per_author: int, batch_rows: int 
     return acc.profiles()
 
 
+AUTHORS_PER_PASS = 20_000
+"""Authors whose sampled posts are held at once: a run with more authors is typed in passes over author-id
+ranges, each reading the text column again, so memory stays bounded (about 150 MB of texts) however many
+authors a dump has; a run with fewer is read once."""
+
+
 def write_author_tables(paths: Sequence[Path], out_dir: Path, settings: AuthorSettings,
                         type_model: TypeModel | None = None) -> dict[str, Any]:
     """The author pass of a run: read `paths`, write `authors.parquet` and `author_links.parquet` into
     `out_dir`, return the summary counts."""
     decisions_file = Path(settings.link_decisions) if settings.link_decisions else None
-    tables = resolve_authors(read_profiles(paths, settings.texts_per_author), settings, decisions_file, type_model)
+    paths = list(paths)
+    profiles = read_profiles(paths, 0)  # everything but the texts: linking needs every author at once
+    if len(profiles) <= AUTHORS_PER_PASS:
+        profiles = read_profiles(paths, settings.texts_per_author)
+        tables = resolve_authors(profiles, settings, decisions_file, type_model)
+    else:
+        decisions: dict[str, AuthorDecision] = {}
+        for start in range(0, len(profiles), AUTHORS_PER_PASS):
+            chunk = profiles[start:start + AUTHORS_PER_PASS]
+            texts = _texts_between(paths, chunk[0].author_id, chunk[-1].author_id, settings.texts_per_author)
+            decisions.update(decide_types([replace(p, texts=texts.get(p.author_id, [])) for p in chunk], settings,
+                                          type_model))
+        logger.info("typed %d authors in %d passes of at most %d", len(profiles),
+                    -(-len(profiles) // AUTHORS_PER_PASS), AUTHORS_PER_PASS)
+        tables = resolve_authors(profiles, settings, decisions_file, type_model, decisions)
     write_table_atomic(Path(out_dir) / AUTHORS_FILE, tables.authors)
     write_table_atomic(Path(out_dir) / LINKS_FILE, tables.links)
     summary = tables.summary()

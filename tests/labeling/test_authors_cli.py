@@ -81,3 +81,22 @@ def test_training_file_and_bad_input(run: Path) -> None:
     assert refused.exit_code == 2 and "line 2" in refused.output and "surgeon" in refused.output
     missing = CliRunner().invoke(app, ["authors", "resolve", str(run / "nowhere")])
     assert missing.exit_code == 2 and "neither posts.parquet" in missing.output
+
+
+def test_typing_in_passes_over_author_ranges_gives_the_same_tables(run: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run with more authors than `AUTHORS_PER_PASS` holds the sampled posts of one range at a time: the
+    tables must be those of the single pass."""
+    import labeling.authors.resolve as resolve
+    from common.settings import AuthorSettings
+
+    parts = [run / "ingested" / "posts.parquet"]
+    whole, passes = tmp_path / "whole", tmp_path / "passes"
+    whole.mkdir(), passes.mkdir()
+    resolve.write_author_tables(parts, whole, AuthorSettings())
+    authors = pq.read_metadata(whole / "authors.parquet").num_rows
+    monkeypatch.setattr(resolve, "AUTHORS_PER_PASS", 17)  # not a divisor: the last range is short
+    assert authors > 5 * 17 and authors % 17
+    resolve.write_author_tables(parts, passes, AuthorSettings())
+    for name in ("authors.parquet", "author_links.parquet"):
+        assert pq.read_table(passes / name).equals(pq.read_table(whole / name)), name
