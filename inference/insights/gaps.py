@@ -42,7 +42,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Protocol, Sequence
 
 import numpy as np
 import pandas as pd
@@ -54,6 +54,17 @@ import pyarrow.parquet as pq
 from common.errors import OccError
 from common.settings import ReportSettings, ReportWeights
 from inference.insights.memory import release_memory
+from inference.insights.rows import (
+    NO_POST,
+    category_code,
+    membership,
+    period_codes,
+    post_positions,
+    row_array,
+    row_size,
+    take_column,
+    value_codes,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -822,33 +833,16 @@ def gap_table(frames: PostFrames, config: ReportSettings, products: Sequence[str
     labels = frames.evidence_labels
     if frames.evidence is None or not labels or len(periods) == 0 or not products:
         return _empty_gaps()
-    prod = frames.products[frames.products["product"].isin(products)]
-    prod_posts = prod.merge(dated(frames.posts, ["row", "period"]), on="row")
-    exposure = _plain_index(prod_posts.groupby(["product", "period"], observed=True).size().rename("product_posts"))
-    del prod_posts
-
-    # the per-post columns are joined onto the (product, topic, post) triples only, and the flags computed
-    # there: a copy of them for every post cost more than the rest of the table at 10^7 posts
-    ev = frames.evidence[frames.evidence["topic"].isin(labels)]
-    triples = prod.merge(ev, on="row").merge(
-        dated(frames.posts, ["row", "period", "author_id", "specialty", "followers", "engagement", "sentiment"]),
-        on="row")
-    triples["is_dol"] = triples["author_id"].isin(dol_authors)
-    sentiment_known = triples["sentiment"].notna() & (config.negative_label in frames.sentiment_labels)
-    triples["neg_known"] = sentiment_known.astype("int64")
-    triples["neg"] = (sentiment_known & (triples["sentiment"] == config.negative_label)).astype("int64")
-    del sentiment_known
+    exposure = _exposure(frames, products, periods)
     keys = ["product", "topic", "period"]
-    grouped = triples.groupby(keys, observed=True)
-    agg = grouped.agg(posts=("row", "size"), authors=("author_id", "nunique"), specialties=("specialty", "nunique"),
-                      engagement=("engagement", "sum"), dol_posts=("is_dol", "sum"), neg=("neg", "sum"),
-                      neg_known=("neg_known", "sum"))
-    per_author = triples[triples["author_id"].notna()].groupby(keys + ["author_id"], observed=True)["followers"].max()
-    follower_reach = _plain_index(per_author.groupby(level=keys, observed=True).sum(min_count=1).rename("follower_reach"))
-    agg = _plain_index(agg)
+    negative_known = config.negative_label in frames.sentiment_labels
+    pieces = [_gap_aggregates(triples, keys, dol_authors, config.negative_label, negative_known)
+              for triples in _gap_triples(frames, products, labels)]
+    agg, follower_reach, mix = (_concat_pieces([piece[i] for piece in pieces]) for i in range(3))
+    del pieces
 
     grid = pd.MultiIndex.from_product([list(products), labels, periods], names=keys)
-    table = agg.join(follower_reach).join(specialty_mix(triples, keys)).reindex(grid)
+    table = agg.join(follower_reach).join(mix).reindex(grid)
     for col in ("posts", "authors", "specialties", "engagement", "dol_posts", "neg", "neg_known"):
         table[col] = table[col].fillna(0).astype("int64")
     table["follower_reach"] = table["follower_reach"].astype("Float64").fillna(0).astype("float64")
@@ -875,6 +869,100 @@ def gap_table(frames: PostFrames, config: ReportSettings, products: Sequence[str
                                            config.growth_z, config.min_posts)
     table["growth"], table["growth_point"], table["growth_guarded"] = lower, point, guarded
     return score_gaps(table, config, rank_period)
+
+
+def _exposure(frames: PostFrames, products: Sequence[str], periods: pd.PeriodIndex) -> pd.Series:
+    """Dated posts per product and period (`product_posts`, the growth's exposure), every pair of the grid,
+    counted on codes: a merge of the product pairs with the posts copied both for every pair."""
+    pairs = frames.products
+    size = row_size(frames.posts["row"], pairs["row"])
+    period_of = period_codes(frames.posts, periods, size)[row_array(pairs["row"])]
+    unique = list(dict.fromkeys(products))
+    product = value_codes(pairs["product"], unique)
+    dated_pair = (product >= 0) & (period_of >= 0)
+    counts = np.bincount(product[dated_pair].astype("int64") * len(periods) + period_of[dated_pair],
+                         minlength=len(unique) * len(periods))
+    index = pd.MultiIndex.from_product([unique, periods], names=["product", "period"])
+    return pd.Series(counts.astype("int64"), index=index, name="product_posts")
+
+
+GAP_POST_COLUMNS = ("period", "author_id", "specialty", "followers", "engagement", "sentiment")
+"""The per-post columns a gap aggregates, taken onto its (product, topic, post) triples."""
+
+
+def _gap_triples(frames: PostFrames, products: Sequence[str], labels: Sequence[str]) -> Iterator[pd.DataFrame]:
+    """The (product, topic, dated post) triples with the posts' `GAP_POST_COLUMNS`, one product at a time.
+
+    Why per product and on arrays: a gap is one product, so its aggregates need no other product's rows; the
+    triples of every product at once, joined by merges onto a copy of the posts' columns, were the gap
+    table's peak at 10^7 posts. Rows are in the order those merges gave (product pair, then evidence pair);
+    a product without triples still yields its empty frame."""
+    posts, pairs, evidence = frames.posts, frames.products, frames.evidence
+    assert evidence is not None
+    size = row_size(posts["row"], pairs["row"], evidence["row"])
+    at = post_positions(posts, size)
+    ev_pos = np.flatnonzero(value_codes(evidence["topic"], labels) >= 0)
+    ev_post = at[row_array(evidence["row"])[ev_pos]]
+    dated_ev = ev_post >= 0
+    dated_ev[dated_ev] = posts["period"].array.asi8[ev_post[dated_ev]] != np.iinfo("int64").min
+    ev_pos, ev_post = ev_pos[dated_ev], ev_post[dated_ev]
+    ev_rows = row_array(evidence["row"])[ev_pos]
+    del at, dated_ev
+    codes = pairs["product"].cat.codes.to_numpy()
+    wanted = np.flatnonzero(pairs["product"].cat.categories.isin(list(products)))  # codes, as the groupby orders them
+    pair_of_row = np.full(size, NO_POST, dtype="int32")   # row -> this product's pair (one at most: pairs are distinct)
+    for code in wanted:
+        prod_pos = np.flatnonzero(codes == code)
+        prod_rows = row_array(pairs["row"])[prod_pos]
+        pair_of_row[prod_rows] = prod_pos
+        pair = pair_of_row[ev_rows]
+        hit = np.flatnonzero(pair >= 0)
+        pair_of_row[prod_rows] = NO_POST
+        order = hit[np.argsort(pair[hit], kind="stable")]
+        yield _triples_frame(frames, code, row_array(pairs["row"])[pair[order]], ev_pos[order], ev_post[order])
+    if not len(wanted):
+        none = np.zeros(0, "int64")
+        yield _triples_frame(frames, 0, none, none, none)
+
+
+def _triples_frame(frames: PostFrames, product: int, rows: np.ndarray, ev_pos: np.ndarray,
+                   where: np.ndarray) -> pd.DataFrame:
+    """The triples of one product (code `product`): the columns the merges gave, taken by position."""
+    posts, pairs = frames.posts, frames.products
+    assert frames.evidence is not None
+    frame = pd.DataFrame({
+        "row": rows,
+        "product": pd.Categorical.from_codes(np.full(len(rows), product), dtype=pairs["product"].dtype),
+        "topic": frames.evidence["topic"].array.take(ev_pos),
+    })
+    for name in GAP_POST_COLUMNS:
+        frame[name] = take_column(posts[name], where)
+    return frame
+
+
+def _gap_aggregates(triples: pd.DataFrame, keys: list[str], dol_authors: set[str], negative_label: str,
+                    negative_known: bool) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    """Per (product, topic, period) of `triples`: the counts, the follower reach and the specialty mix."""
+    triples["is_dol"] = triples["author_id"].isin(dol_authors)
+    sentiment_known = triples["sentiment"].notna() & negative_known
+    triples["neg_known"] = sentiment_known.astype("int64")
+    triples["neg"] = (sentiment_known & (triples["sentiment"] == negative_label)).astype("int64")
+    grouped = triples.groupby(keys, observed=True)
+    agg = grouped.agg(posts=("row", "size"), authors=("author_id", "nunique"), specialties=("specialty", "nunique"),
+                      engagement=("engagement", "sum"), dol_posts=("is_dol", "sum"), neg=("neg", "sum"),
+                      neg_known=("neg_known", "sum"))
+    per_author = triples[triples["author_id"].notna()].groupby(keys + ["author_id"], observed=True)["followers"].max()
+    follower_reach = _plain_index(per_author.groupby(level=keys, observed=True).sum(min_count=1).rename("follower_reach"))
+    return _plain_index(agg), follower_reach, specialty_mix(triples, keys)
+
+
+def _concat_pieces(pieces: list[Any]) -> Any:
+    """The products' pieces of one aggregate as one: empty pieces left out (they hold no row, and an empty
+    piece's dtypes can differ), all of them empty: the first, as the whole table's empty aggregate was."""
+    filled = [p for p in pieces if len(p)]
+    if not filled:
+        return pieces[0]
+    return pd.concat(filled) if len(filled) > 1 else filled[0]
 
 
 def score_gaps(table: pd.DataFrame, config: ReportSettings, rank_period: pd.Period | None) -> pd.DataFrame:
@@ -938,20 +1026,63 @@ def ranked_gaps(gaps: pd.DataFrame, top: int) -> pd.DataFrame:
 # ---- example posts ---------------------------------------------------------------------------------------------
 
 def gap_candidates(frames: PostFrames, gaps: pd.DataFrame) -> pd.DataFrame:
-    """Every post behind the given gaps (product, topic, period): row, post_id, author_id, engagement."""
+    """Every post behind the given gaps (product, topic, period): row, post_id, author_id, engagement.
+
+    Found gap by gap on arrays (the product's pairs, the topic's pairs, a row-indexed period): joining the
+    product and evidence frames of the top gaps' products and topics onto the posts, and turning each of those
+    millions of periods into a string to compare with the gap's, was the report's largest peak at 10^7 posts.
+    Rows come in the order that join gave (product pair, then evidence pair), columns as it gave them."""
     if gaps.empty or frames.evidence is None:
         return pd.DataFrame(columns=["product", "topic", "period", "row", "post_id", "author_id", "engagement"])
-    posts = dated(frames.posts, ["row", "author_id", "engagement", "period"])
-    wanted = gaps[["product", "topic", "period"]]
-    products = frames.products[frames.products["product"].isin(set(wanted["product"]))]
-    evidence = frames.evidence[frames.evidence["topic"].isin(set(wanted["topic"]))]
-    triples = plain(products.merge(evidence, on="row").merge(posts, on="row"))
-    triples["period"] = triples["period"].astype("str")
-    chosen = triples.merge(wanted, on=["product", "topic", "period"])
+    posts, products, evidence = frames.posts, frames.products, frames.evidence
+    size = row_size(posts["row"], products["row"], evidence["row"])
+    at = post_positions(posts, size)
+    found = [_gap_pairs(frames, at, product, topic, period)
+             for product, topic, period in gaps[["product", "topic", "period"]].itertuples(index=False)]
+    prod_pos = np.concatenate([f[0] for f in found]) if found else np.zeros(0, "int64")
+    ev_pos = np.concatenate([f[1] for f in found]) if found else np.zeros(0, "int64")
+    order = np.lexsort((ev_pos, prod_pos))
+    prod_pos, ev_pos = prod_pos[order], ev_pos[order]
+    rows = products["row"].to_numpy()[prod_pos]
+    where = at[rows]
+    chosen = plain(pd.DataFrame({
+        "row": rows,
+        "product": products["product"].array.take(prod_pos),
+        "topic": evidence["topic"].array.take(ev_pos),
+        "author_id": posts["author_id"].array.take(where),
+        "engagement": posts["engagement"].to_numpy()[where],
+        "period": posts["period"].array.take(where),
+    }))
+    chosen["period"] = chosen["period"].astype("str")
     ids = frames.post_ids.lookup(chosen["row"].to_numpy()) if frames.post_ids is not None and len(chosen) \
         else np.array([], dtype=object)
     chosen.insert(chosen.columns.get_loc("author_id"), "post_id", pd.Series(ids, index=chosen.index, dtype="str"))
     return chosen
+
+
+def _gap_pairs(frames: PostFrames, at: np.ndarray, product: str, topic: str, period: str
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Positions in `frames.products` and `frames.evidence` of one gap's posts (dated posts of the frame)."""
+    products, evidence = frames.products, frames.evidence
+    assert evidence is not None
+    product_code = category_code(products["product"], product)
+    topic_code = category_code(evidence["topic"], topic)
+    none = np.zeros(0, "int64")
+    if product_code < 0 or topic_code < 0:
+        return none, none
+    prod_pos = np.flatnonzero(products["product"].cat.codes.to_numpy() == product_code)
+    ev_pos = np.flatnonzero(evidence["topic"].cat.codes.to_numpy() == topic_code)
+    ev_at = np.full(len(at), NO_POST, dtype="int32")   # row -> its pair with this topic (one at most: pairs are distinct)
+    ev_at[row_array(evidence["row"])[ev_pos]] = ev_pos
+    rows = row_array(products["row"])[prod_pos]
+    pair = ev_at[rows]
+    where = at[rows]
+    ordinal = pd.Period(period, freq=frames.period_freq).ordinal
+    in_period = np.zeros(len(rows), dtype=bool)
+    posted = where >= 0
+    in_period[posted] = frames.posts["period"].array.asi8[where[posted]] == ordinal
+    keep = (pair >= 0) & in_period
+    return prod_pos[keep], pair[keep].astype("int64")
 
 
 def pick_examples(candidates: pd.DataFrame, n: int) -> pd.DataFrame:
@@ -974,46 +1105,94 @@ def pick_examples(candidates: pd.DataFrame, n: int) -> pd.DataFrame:
 
 def product_overview(frames: PostFrames, products: Sequence[str], rank_period: pd.Period | None,
                      config: ReportSettings) -> pd.DataFrame:
-    """Per product: posts, authors, posts in the rank period, negative share, adverse-event posts."""
-    prod = frames.products[frames.products["product"].isin(products)]
-    joined = prod.merge(frames.posts[["row", "author_id", "period", "sentiment", "adverse_event"]], on="row")
-    rows = []
-    for product in products:
-        sub = joined[joined["product"] == product]
-        known = sub["sentiment"].notna()
-        in_period = sub[sub["period"] == rank_period] if rank_period is not None else sub.head(0)
-        ae = sub["adverse_event"]
-        rows.append({
-            "product": product, "posts": int(len(sub)), "authors": int(sub["author_id"].nunique()),
-            "posts_rank_period": int(len(in_period)),
-            "negative_share": float((sub.loc[known, "sentiment"] == config.negative_label).mean()) if known.any() else None,
-            "adverse_event_posts": int(ae.fillna(False).sum()) if ae.notna().any() else None,
-            "adverse_event_posts_rank_period": int(in_period["adverse_event"].fillna(False).sum())
-            if in_period["adverse_event"].notna().any() else (0 if ae.notna().any() else None),
-        })
+    """Per product: posts, authors, posts in the rank period, negative share, adverse-event posts.
+
+    Each product's posts are found by position (`rows.post_positions`) and counted on codes: the merge of the
+    product pairs with five per-post columns held a copy of them for every pair."""
+    pairs, posts = frames.products, frames.posts
+    at = post_positions(posts, row_size(posts["row"], pairs["row"]))[row_array(pairs["row"])]
+    index = value_codes(pairs["product"], products)
+    index[at < 0] = NO_POST
+    rows = [_product_counts(posts, at[index == i], product, rank_period, config.negative_label)
+            for i, product in enumerate(products)]
     frame = pd.DataFrame(rows, columns=["product", "posts", "authors", "posts_rank_period", "negative_share",
                                         "adverse_event_posts", "adverse_event_posts_rank_period"])
     return frame.sort_values(["posts", "product"], ascending=[False, True]).reset_index(drop=True)
 
 
+def _product_counts(posts: pd.DataFrame, where: np.ndarray, product: str, rank_period: pd.Period | None,
+                    negative_label: str) -> dict[str, Any]:
+    """One product's line of `product_overview`, from the positions of its posts (the same sums and means)."""
+    authors = posts["author_id"].cat.codes.to_numpy()[where]
+    in_period = posts["period"].array.asi8[where] == rank_period.ordinal if rank_period is not None \
+        else np.zeros(len(where), dtype=bool)
+    sentiment = posts["sentiment"].cat.codes.to_numpy()[where]
+    known = sentiment >= 0
+    negative = sentiment == category_code(posts["sentiment"], negative_label)
+    adverse = posts["adverse_event"].array[where]
+    ae_known = ~adverse.isna()
+    ae_yes = adverse.fillna(False).to_numpy(dtype=bool)
+    return {
+        "product": product, "posts": int(len(where)), "authors": int(len(np.unique(authors[authors >= 0]))),
+        "posts_rank_period": int(in_period.sum()),
+        "negative_share": float(negative[known].mean()) if known.any() else None,
+        "adverse_event_posts": int(ae_yes.sum()) if ae_known.any() else None,
+        "adverse_event_posts_rank_period": int(ae_yes[in_period].sum())
+        if ae_known[in_period].any() else (0 if ae_known.any() else None),
+    }
+
+
 def platform_share(frames: PostFrames, products: Sequence[str]) -> pd.DataFrame:
-    """Each product's share of posts per platform (where is my product discussed)."""
-    prod = frames.products[frames.products["product"].isin(products)]
-    joined = prod.merge(frames.posts[["row", "platform"]], on="row")
-    platform = joined["platform"]
-    if isinstance(platform.dtype, pd.CategoricalDtype):  # "(unknown)" as one more category, kept in sorted order
-        platform = platform.cat.set_categories(sorted({*platform.cat.categories, "(unknown)"}))
-    joined["platform"] = platform.fillna("(unknown)")
-    counts = plain(joined.groupby(["product", "platform"], observed=True).size().rename("posts").reset_index())
+    """Each product's share of posts per platform (where is my product discussed).
+
+    Counted on codes (product code x the post's platform code, `np.bincount`) in the order a groupby on the
+    categoricals gives: a merge of the product pairs with the posts copied both for every pair."""
+    pairs, posts = frames.products, frames.posts
+    platform = posts["platform"]
+    names = pd.Index(sorted({*platform.cat.categories, "(unknown)"}))  # "(unknown)" kept in sorted order
+    per_category = np.append(names.get_indexer(platform.cat.categories), names.get_loc("(unknown)"))
+    selected = np.flatnonzero(value_codes(pairs["product"], products) >= 0)
+    at = post_positions(posts, row_size(posts["row"], pairs["row"]))[row_array(pairs["row"])[selected]]
+    posted = at >= 0
+    product = pairs["product"].cat.codes.to_numpy()[selected[posted]].astype("int64")
+    per_pair = per_category[platform.cat.codes.to_numpy()[at[posted]]]   # code -1 (NA) reads "(unknown)"
+    counted = np.bincount(product * len(names) + per_pair,
+                          minlength=len(pairs["product"].cat.categories) * len(names))
+    present = np.flatnonzero(counted)
+    counts = plain(pd.DataFrame({
+        "product": pd.Categorical.from_codes(present // len(names), dtype=pairs["product"].dtype),
+        "platform": pd.Categorical.from_codes(present % len(names), categories=names),
+        "posts": counted[present].astype("int64"),
+    }))
     counts["share"] = counts["posts"] / counts.groupby("product")["posts"].transform("sum")
     return counts.sort_values(["product", "posts"], ascending=[True, False]).reset_index(drop=True)
 
 
 def top_hashtags(frames: PostFrames, products: Sequence[str], n: int = 10) -> pd.DataFrame:
-    """The hashtags used most in each product's posts (under which hashtags is it discussed)."""
-    prod = frames.products[frames.products["product"].isin(products)]
-    joined = prod.merge(frames.hashtags, on="row")
-    counts = plain(joined.groupby(["product", "hashtag"], observed=True).size().rename("posts").reset_index())
+    """The hashtags used most in each product's posts (under which hashtags is it discussed).
+
+    One product at a time: its rows as a row-indexed mask, the hashtags of those rows counted by code (a merge
+    of the product pairs with the hashtag pairs held a copy of both for every match)."""
+    pairs, tags = frames.products, frames.hashtags
+    size = row_size(pairs["row"], tags["row"])
+    tag_rows = row_array(tags["row"])
+    tag_codes = tags["hashtag"].cat.codes.to_numpy()
+    codes = pairs["product"].cat.codes.to_numpy()
+    selected = value_codes(pairs["product"], products) >= 0
+    product_codes, tag_present, posts = [np.zeros(0, "int64")], [np.zeros(0, "int64")], [np.zeros(0, "int64")]
+    for product in np.unique(codes[selected]):
+        member = membership(row_array(pairs["row"])[selected & (codes == product)], size)
+        counted = np.bincount(tag_codes[member[tag_rows] & (tag_codes >= 0)],
+                              minlength=len(tags["hashtag"].cat.categories))
+        present = np.flatnonzero(counted)
+        product_codes.append(np.full(len(present), product, dtype="int64"))
+        tag_present.append(present)
+        posts.append(counted[present].astype("int64"))
+    counts = plain(pd.DataFrame({
+        "product": pd.Categorical.from_codes(np.concatenate(product_codes), dtype=pairs["product"].dtype),
+        "hashtag": pd.Categorical.from_codes(np.concatenate(tag_present), dtype=tags["hashtag"].dtype),
+        "posts": np.concatenate(posts),
+    }))
     counts = counts.sort_values(["product", "posts", "hashtag"], ascending=[True, False, True])
     return counts.groupby("product").head(n).reset_index(drop=True)
 
@@ -1021,26 +1200,59 @@ def top_hashtags(frames: PostFrames, products: Sequence[str], n: int = 10) -> pd
 def label_shares_over_time(frames: PostFrames, products: Sequence[str], labels_long: pd.DataFrame,
                            labels: Sequence[str]) -> pd.DataFrame:
     """Share of each product's posts carrying each label, per period (labels_long: row, label)."""
-    posts = dated(frames.posts, ["row", "period"])
-    prod = frames.products[frames.products["product"].isin(products)].merge(posts, on="row")
-    if prod.empty or not labels:
+    return _label_shares(frames, products, row_array(labels_long["row"]), value_codes(labels_long["label"], labels),
+                         labels)
+
+
+def _label_shares(frames: PostFrames, products: Sequence[str], label_rows: np.ndarray, label_codes: np.ndarray,
+                  labels: Sequence[str]) -> pd.DataFrame:
+    """`label_shares_over_time` on codes: `label_codes[i]` is the position in `labels` of the label of row
+    `label_rows[i]` (`NO_POST`: another label or none).
+
+    Counted per product with `np.bincount` over period x label codes: joining the product pairs with the posts
+    and then with the label pairs held three copies of the pairs (the 10^7 report's second peak)."""
+    pairs = frames.products
+    periods = period_range(frames)
+    size = row_size(frames.posts["row"], pairs["row"], label_rows)
+    period_of = period_codes(frames.posts, periods, size)
+    pair_rows = row_array(pairs["row"])
+    product = value_codes(pairs["product"], products)
+    dated_pair = (product >= 0) & (period_of[pair_rows] >= 0)
+    n_products, n_periods, n_labels = len(products), len(periods), len(labels)
+    totals = np.bincount(product[dated_pair].astype("int64") * n_periods + period_of[pair_rows[dated_pair]],
+                         minlength=n_products * n_periods).reshape(n_products, n_periods)
+    if not totals.any() or not labels:
         return pd.DataFrame(columns=["product", "period", "label", "posts", "share"])
-    totals = _plain_index(prod.groupby(["product", "period"], observed=True).size().rename("total"))
-    hits = prod.merge(labels_long, on="row")
-    counts = _plain_index(hits.groupby(["product", "period", "label"], observed=True).size().rename("posts"))
-    present = set(prod["product"])
-    grid = pd.MultiIndex.from_product([[p for p in products if p in present], period_range(frames), list(labels)],
-                                      names=["product", "period", "label"])
-    frame = counts.reindex(grid, fill_value=0).reset_index().merge(totals.reset_index(), on=["product", "period"], how="left")
-    frame["total"] = frame["total"].fillna(0).astype("int64")
+    label_period = period_of[label_rows]
+    counted = (label_codes >= 0) & (label_period >= 0)
+    keys = label_period[counted] * n_labels + label_codes[counted]   # period x label of each counted label pair
+    rows = label_rows[counted]
+    del label_period, counted
+    present = [i for i in range(n_products) if totals[i].any()]
+    counts = np.zeros((len(present), n_periods * n_labels), dtype="int64")
+    for k, i in enumerate(present):
+        member = membership(pair_rows[dated_pair & (product == i)], size)
+        counts[k] = np.bincount(keys[member[rows]], minlength=n_periods * n_labels)
+    return _share_frame([products[i] for i in present], periods, labels, counts, totals[present])
+
+
+def _share_frame(products: list[str], periods: pd.PeriodIndex, labels: Sequence[str], counts: np.ndarray,
+                 totals: np.ndarray) -> pd.DataFrame:
+    """The product x period x label grid (zeros included) with posts, the product's total and the share."""
+    grid = pd.MultiIndex.from_product([products, periods, list(labels)], names=["product", "period", "label"])
+    frame = grid.to_frame(index=False)
+    frame["posts"] = counts.ravel()
+    frame["total"] = np.repeat(totals.ravel(), len(labels)).astype("int64")
     frame["share"] = np.where(frame["total"] > 0, frame["posts"] / frame["total"].where(frame["total"] > 0), np.nan)
     frame["period"] = frame["period"].astype("str")
     return frame
 
 
 def sentiment_over_time(frames: PostFrames, products: Sequence[str]) -> pd.DataFrame:
-    long = frames.posts.loc[frames.posts["sentiment"].notna(), ["row", "sentiment"]].rename(columns={"sentiment": "label"})
-    return label_shares_over_time(frames, products, long, frames.sentiment_labels)
+    """`label_shares_over_time` of the sentiment labels, read from the posts' own column (no long frame)."""
+    posts = frames.posts
+    return _label_shares(frames, products, row_array(posts["row"]),
+                         value_codes(posts["sentiment"], frames.sentiment_labels), frames.sentiment_labels)
 
 
 def perception_over_time(frames: PostFrames, products: Sequence[str]) -> pd.DataFrame:

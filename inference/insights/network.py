@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sparse
 
+from inference.insights.rows import positions_of, take_column
+
 logger = logging.getLogger(__name__)
 
 LEADER_COLUMNS = ["scope", "rank", "author_id", "specialty", "pagerank", "inbound", "posts", "followers",
@@ -36,20 +38,35 @@ def interaction_edges(posts: pd.DataFrame, mentions: pd.DataFrame) -> pd.DataFra
     `posts` needs row, author_id, reply_row (the row of the post replied to, -1 when that post is not in the
     data, NA for no reply: `gaps.load_posts` resolves it); `mentions` row, mention. A reply to a post that is not
     among `posts` has no known author and gives no edge.
+
+    The author of a replied-to or mentioning post is found by its position (`rows.positions_of`), not by
+    merging onto the posts: at 10^7 posts those two merges built hash tables of every post and were the
+    leaders' memory peak. Edges come in the order the merges gave: replies, then mentions, each in its frame's
+    order.
     """
-    authors = posts[["row", "author_id"]]
-    known = posts["author_id"].notna()
-    owner = posts.loc[known, ["row", "author_id"]].rename(columns={"row": "reply_row", "author_id": "target"})
-    owner["reply_row"] = owner["reply_row"].astype("int64")
-    replying = known & posts["reply_row"].fillna(-1).ge(0).to_numpy(dtype=bool)
-    replies = posts.loc[replying, ["row", "author_id", "reply_row"]].astype({"reply_row": "int64"}) \
-        .merge(owner, on="reply_row").rename(columns={"author_id": "source"})
-    replies["kind"] = KINDS[0]
-    ments = mentions.merge(authors, on="row").rename(columns={"author_id": "source", "mention": "target"})
-    ments = ments[ments["source"].notna()]
-    ments["kind"] = KINDS[1]
-    edges = pd.concat([replies[["row", "source", "target", "kind"]], ments[["row", "source", "target", "kind"]]],
-                      ignore_index=True)
+    rows = posts["row"].to_numpy()
+    author = posts["author_id"]
+    known = author.notna().to_numpy()
+    reply_rows = posts["reply_row"].to_numpy(dtype="int64", na_value=-1)
+    replying = np.flatnonzero(known & (reply_rows >= 0))
+    owner = positions_of(posts, reply_rows[replying])
+    del reply_rows
+    owned = owner >= 0
+    owned[owned] = known[owner[owned]]
+    replying, owner = replying[owned], owner[owned]
+    replies = pd.DataFrame({"row": rows[replying], "source": author.array.take(replying),
+                            "target": author.array.take(owner),
+                            "kind": pd.Categorical.from_codes(np.zeros(len(replying), "int8"), categories=list(KINDS))})
+    del replying, owner, owned
+    mention_rows = mentions["row"].to_numpy()
+    by = positions_of(posts, mention_rows)
+    found = np.flatnonzero(by >= 0)
+    found = found[known[by[found]]]
+    ments = pd.DataFrame({"row": mention_rows[found], "source": author.array.take(by[found]),
+                          "target": mentions["mention"].array.take(found),
+                          "kind": pd.Categorical.from_codes(np.ones(len(found), "int8"), categories=list(KINDS))})
+    del by, found
+    edges = pd.concat([replies, ments], ignore_index=True)
     edges["kind"] = pd.Categorical(edges["kind"], categories=list(KINDS))
     edges = edges[(edges["source"] != edges["target"]).to_numpy(dtype=bool)]
     return edges.reset_index(drop=True)
@@ -63,7 +80,7 @@ class Graph:
     """A weighted digraph as arrays: `nodes` in the order networkx would hold them (the given authors, then
     each new name as an edge brings it), edges (source index, target index, weight = interactions)."""
 
-    nodes: list[str]
+    nodes: Sequence[str]   # a list, or a string Index (`build_graph` on codes)
     sources: np.ndarray
     targets: np.ndarray
     weights: np.ndarray
@@ -79,8 +96,14 @@ class Graph:
         return np.bincount(self.targets, weights=self.weights, minlength=len(self.nodes)).astype("int64")
 
 
-def build_graph(edges: pd.DataFrame, nodes: Sequence[str] = ()) -> Graph:
-    """A weighted digraph: weight = number of interactions; `nodes` adds authors with no edges."""
+def build_graph(edges: pd.DataFrame, nodes: Sequence[str] | pd.Index = ()) -> Graph:
+    """A weighted digraph: weight = number of interactions; `nodes` adds authors with no edges.
+
+    Where the names are categoricals of one category list (the report's frames: `author_id` and `mention`
+    share theirs, and `author_stats` is indexed by it), the graph is built on their codes (`_graph_on_codes`);
+    otherwise name by name."""
+    if _shared_categories(edges, nodes) is not None:
+        return _graph_on_codes(edges, nodes)  # type: ignore[arg-type]
     index: dict[str, int] = {}
     for node in nodes:
         if isinstance(node, str) and node not in index:
@@ -95,6 +118,52 @@ def build_graph(edges: pd.DataFrame, nodes: Sequence[str] = ()) -> Graph:
         targets.append(index.setdefault(t, len(index)))
     return Graph(list(index), np.array(sources, dtype="int64"), np.array(targets, dtype="int64"),
                  weights["weight"].to_numpy(dtype="float64"))
+
+
+def _shared_categories(edges: pd.DataFrame, nodes: Sequence[str] | pd.Index) -> pd.Index | None:
+    """The one category list of the edges' source and target and of `nodes` (a CategoricalIndex, or empty),
+    None where they are not all categoricals of the same categories."""
+    columns = [edges[name] for name in ("source", "target") if name in edges]
+    if len(columns) != 2 or not all(isinstance(c.dtype, pd.CategoricalDtype) for c in columns):
+        return None
+    categories = columns[0].cat.categories
+    if not columns[1].cat.categories.equals(categories):
+        return None
+    if isinstance(nodes, pd.CategoricalIndex):
+        return categories if nodes.categories.equals(categories) else None
+    return categories if len(nodes) == 0 else None
+
+
+def _graph_on_codes(edges: pd.DataFrame, nodes: pd.CategoricalIndex | Sequence[str]) -> Graph:
+    """`build_graph` on category codes, node for node and edge for edge the graph the name-by-name loop built:
+    the given nodes first (first occurrences, in order), then each new name in the order the grouped edges
+    bring it (source, then target). At 10^7 posts (a million authors, two million edges) the loop's Python
+    strings, ints and dict cost about half a GB."""
+    categories = edges["source"].cat.categories
+    node_of = np.full(len(categories), -1, dtype="int64")
+    given = np.asarray(nodes.codes if isinstance(nodes, pd.CategoricalIndex) else [], dtype="int64")
+    given = given[given >= 0]
+    _, first = np.unique(given, return_index=True)
+    given = given[np.sort(first)]
+    node_of[given] = np.arange(len(given))
+    order = [given]
+    sources = targets = np.zeros(0, dtype="int64")
+    weight = np.zeros(0, dtype="float64")
+    if not edges.empty:
+        weights = edges.groupby(["source", "target"], observed=True).size().reset_index(name="weight")
+        s_codes = weights["source"].cat.codes.to_numpy().astype("int64")
+        t_codes = weights["target"].cat.codes.to_numpy().astype("int64")
+        seen = np.empty(2 * len(s_codes), dtype="int64")   # the loop's order: s0, t0, s1, t1, ...
+        seen[0::2], seen[1::2] = s_codes, t_codes
+        codes, first = np.unique(seen, return_index=True)
+        new = node_of[codes] < 0
+        fresh = codes[new][np.argsort(first[new], kind="stable")]
+        node_of[fresh] = len(given) + np.arange(len(fresh))
+        order.append(fresh)
+        sources, targets = node_of[s_codes], node_of[t_codes]
+        weight = weights["weight"].to_numpy(dtype="float64")
+    names = pd.Index(categories.take(np.concatenate(order)), dtype="str")
+    return Graph(names, sources, targets, weight)
 
 
 def pagerank(graph: Graph, alpha: float = 0.85, max_iter: int = 200, tol: float = 1e-8) -> np.ndarray:
@@ -126,13 +195,25 @@ def pagerank(graph: Graph, alpha: float = 0.85, max_iter: int = 200, tol: float 
 STAT_COLUMNS = ["author_id", "created_at", "specialty", "followers", "engagement"]
 
 
-def author_stats(posts: pd.DataFrame) -> pd.DataFrame:
-    """Per author: posts, latest known specialty and follower count, total engagement on their posts."""
+def author_stats(posts: pd.DataFrame, positions: np.ndarray | None = None) -> pd.DataFrame:
+    """Per author: posts, latest known specialty and follower count, total engagement on their posts.
+
+    `positions`: only the posts at these positions of `posts` (a scope), default every post. The posts are
+    ordered by `created_at` exactly as `sort_values` ordered them (the latest specialty depends on it), but only
+    the aggregated columns are taken, once, in that order: copying the posts and then a sorted copy of them cost
+    about 70 bytes a post, the leaders' largest peak at 10^7 posts."""
     wanted = [c for c in STAT_COLUMNS if c in posts]
-    known = posts.loc[posts["author_id"].notna().to_numpy(), wanted]  # only what is aggregated: it is sorted below
-    if known.empty:
+    has_author = posts["author_id"].notna().to_numpy()
+    known = np.flatnonzero(has_author) if positions is None else positions[has_author[positions]]
+    del has_author
+    if not len(known):
         return pd.DataFrame(columns=["posts", "specialty", "followers", "engagement"]).rename_axis("author_id")
-    ordered = known.sort_values("created_at", na_position="first") if "created_at" in known else known
+    if "created_at" in wanted:  # the permutation DataFrame.sort_values gives: both sort with `nargsort`
+        created = pd.Series(take_column(posts["created_at"], known))
+        known = known[created.sort_values(na_position="first").index.to_numpy()]
+        del created
+    ordered = pd.DataFrame({name: take_column(posts[name], known) for name in wanted if name != "created_at"})
+    del known
     grouped = ordered.groupby("author_id")
     stats = pd.DataFrame({
         "posts": grouped.size(),
@@ -210,7 +291,7 @@ def analyze_leaders(posts: pd.DataFrame, mentions: pd.DataFrame, products: pd.Da
     replies_total = int(posts["reply_row"].notna().sum())
     replies_resolved = int((edges["kind"] == "reply").sum()) if not edges.empty else 0
     stats = author_stats(posts)
-    graph = build_graph(edges, stats.index.tolist())
+    graph = build_graph(edges, stats.index)
     overall = rank_authors(graph, stats, "all")
     dols = choose_dols(overall, top_k, min_inbound)
     tables = [overall.head(max(per_scope, top_k))]
@@ -227,10 +308,9 @@ def analyze_leaders(posts: pd.DataFrame, mentions: pd.DataFrame, products: pd.Da
             continue
         member = np.zeros(size, dtype=bool)   # row -> in scope, a vectorized lookup (no Python set of a million ids)
         member[rows.to_numpy(dtype="int64")] = True
-        scoped_posts = posts.loc[member[post_rows], STAT_COLUMNS]
         scoped_edges = edges[member[edge_rows]]
-        scoped_stats = author_stats(scoped_posts)
-        ranked = rank_authors(build_graph(scoped_edges, scoped_stats.index.tolist()), scoped_stats, scope)
+        scoped_stats = author_stats(posts, np.flatnonzero(member[post_rows]))
+        ranked = rank_authors(build_graph(scoped_edges, scoped_stats.index), scoped_stats, scope)
         tables.append(ranked.head(per_scope))
     table = pd.concat([t for t in tables if not t.empty], ignore_index=True) if any(not t.empty for t in tables) \
         else pd.DataFrame(columns=LEADER_COLUMNS)
@@ -262,9 +342,7 @@ def _layout(graph: Graph, overall: pd.DataFrame, dols: set[str], n: int) -> tupl
         return (pd.DataFrame(columns=["author_id", "x", "y", "pagerank", "specialty", "is_dol"]),
                 pd.DataFrame(columns=["source", "target", "weight"]))
     chosen = top["author_id"].tolist()
-    at = {name: i for i, name in enumerate(graph.nodes)}
-    member = np.zeros(graph.number_of_nodes(), dtype=bool)
-    member[[at[a] for a in chosen]] = True
+    member = np.asarray(pd.Index(graph.nodes, dtype="str").isin(chosen))  # the chosen are among the nodes
     inside = member[graph.sources] & member[graph.targets]
     undirected = nx.Graph()
     undirected.add_nodes_from(chosen)

@@ -57,6 +57,7 @@ from inference.insights.gaps import (
 )
 from inference.insights.memory import release_memory
 from inference.insights.network import LeaderResult, analyze_leaders
+from inference.insights.rows import positions_of
 from inference.insights.spark_frames import spark_source
 from inference.insights.speakers import attach_authors, read_authors
 from inference.insights.voices import VoiceSettings, rising_voices
@@ -198,9 +199,19 @@ def _examples(run: ScoredRun, frames: PostFrames, top: pd.DataFrame, config: Rep
     text_by_id = dict(zip(texts["post_id"], texts["text"])) if "text" in texts else {}
     if suppression:  # "@handle" of a suppressed account in another author's post
         text_by_id = {k: suppression.scrub_text(v) if isinstance(v, str) else v for k, v in text_by_id.items()}
-    chosen = chosen.merge(frames.posts[["row", "platform", "specialty"]], on="row", how="left")
+    chosen = _with_post_columns(chosen, frames.posts, ["platform", "specialty"])
     chosen["text"] = chosen["post_id"].map(lambda pid: _clip(text_by_id.get(pid)))
     return chosen[columns]
+
+
+def _with_post_columns(chosen: pd.DataFrame, posts: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """`chosen` with the `columns` of its posts (by `row`; NA where a row is not a post), as a left merge on
+    the row gave, without the merge's hash table of every post (at 10^7 posts, for a hundred example rows)."""
+    at = positions_of(posts, chosen["row"].to_numpy())
+    out = chosen.reset_index(drop=True)
+    for name in columns:
+        out[name] = posts[name].array.take(at, allow_fill=True)
+    return out
 
 
 def _clip(text: Any) -> str:

@@ -160,8 +160,8 @@ def map_values(values: pd.Series, mapping: pd.Series) -> pd.Series:
         return values.map(mapping)
     mapped = pd.Series(values.cat.categories, dtype="str").map(mapping)
     categories = pd.Index(sorted(set(mapped.dropna())), dtype="str")
-    per_category = np.append(categories.get_indexer(mapped), -1)  # -1 (unmapped, or a null post) -> NaN
-    codes = per_category[values.cat.codes.to_numpy()]
+    per_category = np.append(categories.get_indexer(mapped), -1).astype("int32")  # -1 (unmapped, null) -> NaN
+    codes = per_category[values.cat.codes.to_numpy()]  # int32: a code per post, ten million of them at 10^7
     return pd.Series(pd.Categorical.from_codes(codes, categories=categories), index=values.index)
 
 
@@ -173,7 +173,7 @@ def rename_values(values: pd.Series, mapping: pd.Series) -> pd.Series:
     categories = values.cat.categories
     renamed = pd.Series(categories, dtype="str").map(mapping)
     renamed = renamed.where(renamed.notna(), pd.Series(categories, dtype="str"))
-    per_category = np.append(categories.get_indexer(renamed), -1)
+    per_category = np.append(categories.get_indexer(renamed), -1).astype("int32")
     if (per_category[:-1] < 0).any():  # pragma: no cover - guards the invariant above
         raise ValueError("a main account is not among the names read")
     codes = per_category[values.cat.codes.to_numpy()]
@@ -185,8 +185,9 @@ def _first_known(first: pd.Series, second: pd.Series, keep: np.ndarray) -> pd.Se
     if not isinstance(first.dtype, pd.CategoricalDtype) or not isinstance(second.dtype, pd.CategoricalDtype):
         return first.where(first.notna(), second).where(keep, None)
     categories = pd.Index(sorted({*first.cat.categories, *second.cat.categories}), dtype="str")
-    a = np.append(categories.get_indexer(first.cat.categories), -1)[first.cat.codes.to_numpy()]
-    b = np.append(categories.get_indexer(second.cat.categories), -1)[second.cat.codes.to_numpy()]
+    a = np.append(categories.get_indexer(first.cat.categories), -1).astype("int32")[first.cat.codes.to_numpy()]
+    b = np.append(categories.get_indexer(second.cat.categories), -1).astype("int32")[second.cat.codes.to_numpy()]
     codes = np.where(a >= 0, a, b)
+    del a, b
     codes[~keep] = -1
     return pd.Series(pd.Categorical.from_codes(codes, categories=categories), index=first.index)
