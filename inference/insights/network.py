@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sparse
 
+from inference.insights.memory import release_memory
 from inference.insights.rows import positions_of, take_column
 
 logger = logging.getLogger(__name__)
@@ -198,30 +199,74 @@ STAT_COLUMNS = ["author_id", "created_at", "specialty", "followers", "engagement
 def author_stats(posts: pd.DataFrame, positions: np.ndarray | None = None) -> pd.DataFrame:
     """Per author: posts, latest known specialty and follower count, total engagement on their posts.
 
-    `positions`: only the posts at these positions of `posts` (a scope), default every post. The posts are
-    ordered by `created_at` exactly as `sort_values` ordered them (the latest specialty depends on it), but only
-    the aggregated columns are taken, once, in that order: copying the posts and then a sorted copy of them cost
-    about 70 bytes a post, the leaders' largest peak at 10^7 posts."""
-    wanted = [c for c in STAT_COLUMNS if c in posts]
+    `positions`: only the posts at these positions of `posts` (a scope), default every post. Posts, followers
+    and engagement do not depend on the order of the posts and are grouped on the posts' own columns; the
+    latest specialty does, and is read from the posts in the order `sort_values("created_at")` gave
+    (`_by_time`). Copying the posts, then a sorted copy of them, cost about 70 bytes a post: the leaders'
+    largest peak at 10^7 posts."""
     has_author = posts["author_id"].notna().to_numpy()
     known = np.flatnonzero(has_author) if positions is None else positions[has_author[positions]]
     del has_author
     if not len(known):
         return pd.DataFrame(columns=["posts", "specialty", "followers", "engagement"]).rename_axis("author_id")
-    if "created_at" in wanted:  # the permutation DataFrame.sort_values gives: both sort with `nargsort`
-        created = pd.Series(take_column(posts["created_at"], known))
-        known = known[created.sort_values(na_position="first").index.to_numpy()]
-        del created
-    ordered = pd.DataFrame({name: take_column(posts[name], known) for name in wanted if name != "created_at"})
-    del known
-    grouped = ordered.groupby("author_id")
+    if not all(isinstance(posts[c].dtype, pd.CategoricalDtype) for c in ("author_id", "specialty")):
+        return _stats_of_sorted(posts.iloc[known])   # hand-made frames of strings: sort a copy
+    columns = ["author_id", "followers", "engagement"]
+    scope = posts[columns] if positions is None else pd.DataFrame({c: take_column(posts[c], known) for c in columns})
+    grouped = scope.groupby("author_id")   # a post without author is in no group, as when it was filtered out
+    counts = grouped.size()
     stats = pd.DataFrame({
+        "posts": counts,
+        "specialty": _latest_specialty(posts, known, counts.index),
+        "followers": grouped["followers"].max(),
+        "engagement": grouped["engagement"].sum(),
+    })
+    return stats
+
+
+def _stats_of_sorted(known: pd.DataFrame) -> pd.DataFrame:
+    """`author_stats` of posts that all have an author, on a copy sorted by `created_at` (any dtypes)."""
+    wanted = [c for c in STAT_COLUMNS if c in known]
+    ordered = known[wanted].sort_values("created_at", na_position="first") if "created_at" in wanted else known[wanted]
+    grouped = ordered.groupby("author_id")
+    return pd.DataFrame({
         "posts": grouped.size(),
         "specialty": grouped["specialty"].last(),
         "followers": grouped["followers"].max(),
         "engagement": grouped["engagement"].sum(),
     })
-    return stats
+
+
+def _latest_specialty(posts: pd.DataFrame, known: np.ndarray, authors: pd.CategoricalIndex) -> pd.Series:
+    """Per author of `authors`, the last known specialty of their posts at `known` in time order (what
+    `groupby(...)["specialty"].last()` gave on the posts sorted by `created_at`), on codes."""
+    if "created_at" in posts:
+        known = known[_by_time(take_column(posts["created_at"], known))]
+    author = posts["author_id"].cat.codes.to_numpy()[known]
+    specialty = posts["specialty"].cat.codes.to_numpy()[known]
+    del known
+    stated = specialty >= 0
+    author, specialty = author[stated][::-1], specialty[stated][::-1]   # the last in time comes first
+    firsts, at = np.unique(author, return_index=True)
+    latest = np.full(len(posts["author_id"].cat.categories), -1, dtype="int64")
+    latest[firsts] = specialty[at]
+    codes = latest[np.asarray(authors.codes, dtype="int64")]
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=posts["specialty"].dtype), index=authors, name="specialty")
+
+
+def _by_time(created: pd.api.extensions.ExtensionArray | np.ndarray) -> np.ndarray:
+    """The permutation `sort_values(na_position="first")` gives, as pandas' `nargsort` computes it: NaT first,
+    then numpy's default argsort of the other values, on the very values and dtype it sorts (the order of ties
+    depends on the algorithm, and numpy sorts datetime64 and int64 with different ones), with fewer
+    full-length temporaries than the frame's sort."""
+    if isinstance(created, np.ndarray):
+        values, missing = created, np.asarray(pd.isna(created))
+    else:
+        values = created._values_for_argsort()   # what ExtensionArray.argsort hands to nargsort
+        missing = np.asarray(created.isna())
+    present = np.flatnonzero(~missing)
+    order = values[present].argsort(kind="quicksort")
+    return np.concatenate([np.flatnonzero(missing), present[order]])
 
 
 def rank_authors(graph: Graph, stats: pd.DataFrame, scope: str) -> pd.DataFrame:
@@ -288,9 +333,11 @@ def analyze_leaders(posts: pd.DataFrame, mentions: pd.DataFrame, products: pd.Da
     cardiologist who leads on one drug is not listed as a leader on another.
     """
     edges = interaction_edges(posts, mentions)
+    release_memory()  # the lookups' arrays, before the stats sort the posts (each step's peak on what is live)
     replies_total = int(posts["reply_row"].notna().sum())
     replies_resolved = int((edges["kind"] == "reply").sum()) if not edges.empty else 0
     stats = author_stats(posts)
+    release_memory()
     graph = build_graph(edges, stats.index)
     overall = rank_authors(graph, stats, "all")
     dols = choose_dols(overall, top_k, min_inbound)
@@ -311,7 +358,8 @@ def analyze_leaders(posts: pd.DataFrame, mentions: pd.DataFrame, products: pd.Da
         scoped_edges = edges[member[edge_rows]]
         scoped_stats = author_stats(posts, np.flatnonzero(member[post_rows]))
         ranked = rank_authors(build_graph(scoped_edges, scoped_stats.index), scoped_stats, scope)
-        tables.append(ranked.head(per_scope))
+        tables.append(ranked.head(per_scope).copy())  # a copy: the head of a frame keeps all of it alive
+        release_memory()
     table = pd.concat([t for t in tables if not t.empty], ignore_index=True) if any(not t.empty for t in tables) \
         else pd.DataFrame(columns=LEADER_COLUMNS)
     table["is_dol"] = table["author_id"].isin(dols)

@@ -50,6 +50,7 @@ from inference.insights.gaps import (
     platform_share,
     product_overview,
     ranked_gaps,
+    read_confidence,
     read_post_fields,
     select_products,
     sentiment_over_time,
@@ -121,6 +122,7 @@ def build_report(scored_dir: Path, out_dir: Path, config: ReportSettings, produc
             notes.append("no post mentions a product: the evidence-gap table is empty")
 
         overview = product_overview(frames, chosen, rank_period, config)
+        release_memory()
         view_products = [p for p in overview["product"] if p in set(chosen)][: config.max_products]
         if len(chosen) > config.max_products:
             notes.append(f"per-product views show the {config.max_products} most-discussed of {len(chosen)} products "
@@ -182,18 +184,15 @@ def _examples(run: ScoredRun, frames: PostFrames, top: pd.DataFrame, config: Rep
     if top.empty or config.examples_per_gap == 0:
         return pd.DataFrame(columns=columns)
     candidates = gap_candidates(frames, top)
+    release_memory()  # the per-gap arrays: each sub-step's peak then starts from what is live
     scores_col = f"{config.evidence_task}_scores"
     if scores_col in run.columns:
-        scored = read_post_fields(run, candidates["post_id"], [scores_col])
-        confidence = {}
-        for post_id, scores in zip(scored["post_id"], scored[scores_col]):
-            confidence[post_id] = scores if isinstance(scores, Mapping) else {}
-        candidates["confidence"] = [float(confidence.get(pid, {}).get(topic) or np.nan)
-                                    for pid, topic in zip(candidates["post_id"], candidates["topic"])]
+        candidates["confidence"] = read_confidence(run, candidates["post_id"], candidates["topic"], scores_col)
     else:
         candidates["confidence"] = np.nan
         notes.append(f"the scored data has no {scores_col} column: example posts are the most engaged, "
                      "not the most confident")
+    release_memory()
     chosen = pick_examples(candidates, config.examples_per_gap)
     texts = read_post_fields(run, chosen["post_id"], ["text"])
     text_by_id = dict(zip(texts["post_id"], texts["text"])) if "text" in texts else {}
@@ -529,9 +528,12 @@ def _context(run: ScoredRun, frames: PostFrames, config: ReportSettings, product
         return fig_id
 
     trend_id = add("fig-gap-trends", gap_trend_figure(gap_trends(gaps, top), top, freq))
+    release_memory()  # each figure's arrays are freed when it is drawn: give them back before the next
     sentiment = sentiment_over_time(frames, view_products)
+    release_memory()
     sentiment_id = add("fig-sentiment", share_by_product_figure(sentiment, "Sentiment over time", freq, stacked=True))
     perception = perception_over_time(frames, view_products)
+    release_memory()
     perception_id = add("fig-perception", share_by_product_figure(perception, "Perception over time", freq, stacked=False))
     platform_id = add("fig-platforms", platform_figure(platform_share(frames, view_products), view_products))
     network_id = add("fig-network", network_figure(leaders))

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from inference.insights.gaps import PostFrames
+from inference.insights.memory import release_memory
 from labeling.authors.classify import CLINICIAN_TYPES
 from labeling.authors.resolve import AUTHORS_FILE
 
@@ -71,7 +72,10 @@ def attach_authors(frames: PostFrames, authors: pd.DataFrame | None, voices: str
     if authors is not None:
         # only accounts whose posts were read: an account left out (suppressed) must not come back as the main
         # account its linked accounts are shown under
-        authors = authors[authors["author_id"].isin(_present(posts["author_id"]))]
+        present = authors["author_id"].isin(_present(posts["author_id"])).to_numpy()
+        if not present.all():  # no copy of a million accounts when every one posted
+            authors = authors[present]
+        del present
     if authors is None or authors.empty:
         posts["author_type"] = pd.Series([None] * len(posts), dtype="object")
         frames.notes.append("this run has no authors.parquet (scored before author typing): every author counts "
@@ -105,9 +109,12 @@ def attach_authors(frames: PostFrames, authors: pd.DataFrame | None, voices: str
                                 "every voice")
             summary.voices = "all"
         else:
-            keep_rows = posts.loc[clinician, "row"]
+            keep_rows = posts["row"].to_numpy()[clinician]
             summary.posts_left_out = total - clinician_posts
+            del posts, known, clinician
+            release_memory()  # the per-author temporaries above, before the frames are filtered (a peak at 10^7)
             _keep(frames, keep_rows)
+            del keep_rows
             # attention paid to a non-clinician (mentioning a brand or a news account) does not make them a leader
             others = set(main[authors.set_index("author_id")["author_type"].reindex(main.index)
                               .isin(CLINICIAN_TYPES).eq(False).to_numpy()].tolist())
@@ -122,10 +129,10 @@ def attach_authors(frames: PostFrames, authors: pd.DataFrame | None, voices: str
     return summary
 
 
-def _keep(frames: PostFrames, rows: pd.Series) -> None:
+def _keep(frames: PostFrames, rows: np.ndarray) -> None:
     size = int(frames.posts["row"].max()) + 1 if len(frames.posts) else 0
     keep = np.zeros(size, dtype=bool)   # row -> kept, a vectorized lookup (no Python set of ten million rows)
-    keep[rows.to_numpy(dtype="int64")] = True
+    keep[np.asarray(rows)] = True
     for name in ("posts", "products", "evidence", "perception", "hashtags", "mentions"):
         frame = getattr(frames, name)
         if frame is not None:
@@ -145,11 +152,11 @@ def _filtered(frame: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
 
 # ---- categorical helpers: per distinct value, not per post --------------------------------------------------------
 
-def _present(values: pd.Series) -> set[str]:
-    """The distinct non-null values of a column."""
+def _present(values: pd.Series) -> pd.Index | set[str]:
+    """The distinct non-null values of a column (of a categorical: an Index, not a million Python strings)."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         codes = np.unique(values.cat.codes.to_numpy())
-        return set(values.cat.categories[codes[codes >= 0]])
+        return values.cat.categories[codes[codes >= 0]]
     return set(values.dropna())
 
 

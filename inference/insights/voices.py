@@ -33,6 +33,7 @@ from inference.insights.network import (
     interaction_edges,
     rank_authors,
 )
+from inference.insights.memory import release_memory
 from inference.insights.rows import membership, row_array, row_size
 
 VOICE_COLUMNS = ["scope", "status", "voice", "specialty", "rank_now", "centrality_now", "reach_now", "posts_now",
@@ -142,6 +143,7 @@ def rising_voices(posts: pd.DataFrame, mentions: pd.DataFrame, products: pd.Data
     needed = [c for c in ("row", "author_id", "reply_row", "period", "created_at", "specialty", "followers",
                           "engagement") if c in posts]
     posts = posts.loc[posts["period"].isin(window).to_numpy(), needed]
+    release_memory()
     scopes: list[tuple[str, np.ndarray | None]] = [("all", None)]
     scopes += [(f"product:{p}", products.loc[products["product"] == p, "row"].to_numpy()) for p in scope_products]
     if evidence is not None:
@@ -154,6 +156,7 @@ def rising_voices(posts: pd.DataFrame, mentions: pd.DataFrame, products: pd.Data
         scoped = posts if member is None else posts[member[row_array(posts["row"])]]
         scoped_mentions = mentions if member is None else mentions[member[row_array(mentions["row"])]]
         frame = scope_voices(scoped, scoped_mentions, scope, now, settings)
+        release_memory()  # each scope's graphs are freed: give them back before the next scope's
         if not frame.empty:
             frames.append(frame)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=VOICE_COLUMNS)

@@ -248,6 +248,9 @@ def test_author_stats_equal_the_sorted_copy(runs: dict[str, PostFrames], run: st
     pd.testing.assert_frame_equal(author_stats(posts, np.flatnonzero(scope)),
                                   sorted_author_stats(posts.loc[scope, STAT_COLUMNS]))
     pd.testing.assert_frame_equal(author_stats(posts, np.zeros(0, "int64")), sorted_author_stats(posts.head(0)))
+    strings = posts.astype({"author_id": "str", "specialty": "str"})   # hand-made frames: no categoricals
+    pd.testing.assert_frame_equal(author_stats(strings, np.flatnonzero(scope)),
+                                  sorted_author_stats(strings.loc[scope, STAT_COLUMNS]))
 
 
 @pytest.mark.parametrize("run", ["all", "clinicians", "suppressed"])
@@ -265,3 +268,23 @@ def test_graph_on_codes_is_the_graph_built_name_by_name(runs: dict[str, PostFram
             assert getattr(on_codes, name).dtype == getattr(by_name, name).dtype
     empty = build_graph(edges.head(0), stats.index)
     assert list(empty.nodes) == stats.index.tolist() and empty.number_of_edges() == 0
+
+
+def test_confidence_read_as_arrays_equals_the_dicts(tmp_path: Path) -> None:
+    rows = known_rows()
+    rows[3]["evidence_need_scores"] = None                      # no scores at all
+    rows[-3]["evidence_need_scores"] = {"long_term": 0.0, "dosing": 0.25}   # a score of 0 is no confidence
+    scored = write_scored(tmp_path / "scored", rows)
+    run = G.open_scored_run(scored)
+    frames = G.load_posts(run, config())
+    table = G.gap_table(frames, config(), G.select_products(frames, None)[0], set(), None)
+    candidates = G.gap_candidates(frames, table[table["posts"] > 0])
+    ids = pd.concat([candidates["post_id"], pd.Series(["not-a-post", rows[3]["post_id"], rows[-3]["post_id"]])],
+                    ignore_index=True)
+    topics = pd.concat([candidates["topic"], pd.Series(["long_term", "long_term", "long_term"])], ignore_index=True)
+    as_dicts = G.read_post_fields(run, ids, ["evidence_need_scores"])
+    confidence = {pid: s if isinstance(s, dict) else {} for pid, s in zip(as_dicts["post_id"], as_dicts["evidence_need_scores"])}
+    expected = np.array([float(confidence.get(pid, {}).get(topic) or np.nan) for pid, topic in zip(ids, topics)])
+    got = G.read_confidence(run, ids, topics, "evidence_need_scores")
+    np.testing.assert_array_equal(got, expected)
+    assert np.isnan(got[-3:]).all() and not np.isnan(got[:-3]).all()
