@@ -6,6 +6,8 @@ int64 indexers as long as the long frame, plus a copy of every joined column, ab
 live frames (the example posts and the over-time figures were the report's peaks). A post's `row` is a small
 integer, so an array indexed by row answers "which post, which period" in 4 bytes a post, and counting per
 (product, period, label) is `np.bincount` over integer codes. Everything here works on categorical codes.
+Users: the views in `gaps.py` (example candidates, over-time figures, platforms, hashtags, product overview,
+gap triples) and `network.interaction_edges`.
 """
 
 from __future__ import annotations
