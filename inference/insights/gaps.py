@@ -40,7 +40,8 @@ built on category codes; the clinician filter drops its per-author temporaries f
 within stages, after each sub-step. Outputs unchanged (`tests/inference/test_report_views.py` compares each
 view with the merge it replaced; report.html identical at 10^7). `occ report` under `/usr/bin/time -v`, before
 and after on the same runs and the same loaded 2-core machine: 10^7 posts 2,012 -> 1,497 MiB max RSS, 459 ->
-377 s; 10^6 posts 495 -> 449 MiB, 11.6 -> 9.6 s. The stages' peaks at 10^7 (profiled) now lie between about
+377 s (a second run of the new path: 1,509 MiB, 182 s on a quieter machine); 10^6 posts 495 -> 449 MiB,
+11.6 -> 9.6 s. The stages' peaks at 10^7 (profiled) now lie between about
 1,340 and 1,480 MiB: reading, rising voices, the gap table, the clinician filter and the leaders come
 first; below that, the ~0.9 GB of live frames themselves. Figures of the latest bench: `bench/bench_report.py`'s
 docstring.

@@ -1,8 +1,10 @@
-"""The report's views on arrays (`gaps.py`, `rows.py`) equal the pandas merges they replaced, frame for frame.
+"""The report's views on arrays (`gaps.py`, `rows.py`, `network.py`) equal the pandas code they replaced.
 
 The over-time figures, platform shares, hashtags and example candidates reach only report.html, which the
 parity test does not compare; here the merge-based versions (as they were before, kept below as the oracle)
-and the array versions run on the same frames and must give equal frames (values, dtypes, row order). Frames:
+and the array versions run on the same frames and must give equal frames (values, dtypes, row order); so
+must the product overview, interaction edges, author stats, the graph built on codes and the example
+confidences read as struct fields. Frames:
 the hand-made run of test_report.py with every voice, and with the clinician filter (rows no longer equal
 positions), and after a suppression list dropped an author.
 """
