@@ -128,10 +128,8 @@ def main() -> None:
         large = work / f"posts{args.large}.jsonl"
         repeat_dump(dump, large, max(1, args.large // args.posts))
     header = f"{'run':<44}{'rows/s':>10}{'vs base':>10}{'main MB':>10}{'tree MB':>10}"
-    counter = iter(range(10**6))
-
     def out_dir() -> Path:
-        return work / f"out{next(counter)}"
+        return Path(tempfile.mkdtemp(prefix="out-", dir=work))  # a fresh, empty --out per run
 
     def compare(command: list[str], rows_key: str) -> dict | None:
         """Today's code, then this code with 1 and 2 workers, on the same dump; returns the 2-worker run."""
