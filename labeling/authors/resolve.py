@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -82,18 +82,24 @@ LINKS_SCHEMA = pa.schema([
 """`linked`: the two accounts ended in one person; `decision`: a reviewer's confirm / split, if any."""
 
 
-@dataclass
 class _Acc:
-    platforms: Counter = field(default_factory=Counter)
-    specialty: Counter = field(default_factory=Counter)
-    credentials: set[str] = field(default_factory=set)
-    links: set[str] = field(default_factory=set)
-    handle: str | None = None
-    url: str | None = None
-    name_key: str | None = None
-    bio: str | None = None
-    texts: list[str] = field(default_factory=list)
-    posts: int = 0
+    """One author's running profile. Slotted, with containers made on first use: a 10^7-post run can have
+    hundreds of thousands of authors, most with one platform and no credentials or links."""
+
+    __slots__ = ("platforms", "specialty", "credentials", "links", "handle", "url", "name_key", "bio", "texts",
+                 "posts")
+
+    def __init__(self) -> None:
+        self.platforms: Counter | None = None
+        self.specialty: Counter | None = None
+        self.credentials: set[str] | None = None
+        self.links: set[str] | None = None
+        self.handle: str | None = None
+        self.url: str | None = None
+        self.name_key: str | None = None
+        self.bio: str | None = None
+        self.texts: list[str] | None = None
+        self.posts = 0
 
 
 class AuthorAccumulator:
@@ -118,31 +124,42 @@ class AuthorAccumulator:
                 acc = self._by_author[author_id] = _Acc()
             acc.posts += 1
             if columns["platform"][i]:
+                if acc.platforms is None:
+                    acc.platforms = Counter()
                 acc.platforms[columns["platform"][i]] += 1
             if columns["author_specialty"][i]:
+                if acc.specialty is None:
+                    acc.specialty = Counter()
                 acc.specialty[columns["author_specialty"][i]] += 1
-            acc.credentials.update(columns["author_credentials"][i] or ())
-            acc.links.update(columns["author_links"][i] or ())
+            if columns["author_credentials"][i]:
+                acc.credentials = (acc.credentials or set()) | set(columns["author_credentials"][i])
+            if columns["author_links"][i]:
+                acc.links = (acc.links or set()) | set(columns["author_links"][i])
             acc.handle = acc.handle or columns["author_handle"][i]
             acc.url = acc.url or columns["author_url"][i]
             acc.name_key = acc.name_key or columns["author_name_key"][i]
             acc.bio = acc.bio or columns["author_bio"][i]
-            if len(acc.texts) < self.texts_per_author and columns["text"][i]:
-                acc.texts.append(_sampled_text(columns["text"][i], columns["hashtags"][i]))
+            if self.texts_per_author and columns["text"][i]:
+                if acc.texts is None:
+                    acc.texts = []
+                if len(acc.texts) < self.texts_per_author:
+                    acc.texts.append(_sampled_text(columns["text"][i], columns["hashtags"][i]))
 
     def profiles(self) -> list[AuthorProfile]:
-        """Profiles in author-id order (deterministic whatever order the parts were read in)."""
+        """Profiles in author-id order (deterministic whatever order the parts were read in). Empties the
+        accumulator as it goes, so that the two never take memory at once."""
         from labeling.authors.signals import handle_of
 
         out = []
         for author_id in sorted(self._by_author):
-            acc = self._by_author[author_id]
+            acc = self._by_author.pop(author_id)
             platform = acc.platforms.most_common(1)[0][0] if acc.platforms else None
             out.append(AuthorProfile(
-                author_id=author_id, platforms=sorted(acc.platforms), handle=handle_of(acc.handle, acc.url, None, platform),
-                url=acc.url, name_key=acc.name_key, credentials=sorted(acc.credentials), bio=acc.bio,
-                specialty_field=acc.specialty.most_common(1)[0][0] if acc.specialty else None, texts=acc.texts,
-                n_posts=acc.posts, linked=sorted(acc.links),
+                author_id=author_id, platforms=sorted(acc.platforms or ()),
+                handle=handle_of(acc.handle, acc.url, None, platform),
+                url=acc.url, name_key=acc.name_key, credentials=sorted(acc.credentials or ()), bio=acc.bio,
+                specialty_field=acc.specialty.most_common(1)[0][0] if acc.specialty else None, texts=acc.texts or [],
+                n_posts=acc.posts, linked=sorted(acc.links or ()),
             ))
         return out
 
