@@ -110,7 +110,7 @@ class RowLogic:
 
     @property
     def raw_chars(self) -> int:
-        return self.config.quarantine_raw_chars * 2  # as labeling.ingest.run.iter_raw_records
+        return self.config.quarantine_raw_chars * 2  # as labeling.ingest.batches.iter_units
 
 
 @functools.lru_cache(maxsize=2)
