@@ -17,7 +17,9 @@ from common.errors import OccError
 from common.settings import AuthorSettings
 from labeling.authors.classify import AuthorProfile
 from labeling.authors.documents import AUTHOR_TASK, author_document
-from labeling.authors.resolve import AUTHORS_FILE, TypeModel, write_author_tables
+from labeling.authors.author_pass import write_author_tables
+from labeling.authors.resolve import AUTHORS_FILE, TypeModel
+from labeling.ingest.batches import worker_count
 
 logger = logging.getLogger(__name__)
 
@@ -47,10 +49,11 @@ def type_model_from_uri(uri: str) -> TypeModel:
     return ask
 
 
-def author_pass(parts: Sequence[Path], out_dir: Path, settings: AuthorSettings) -> dict[str, Any]:
-    """`labeling.authors.resolve.write_author_tables` with the configured author-type model, if any."""
+def author_pass(parts: Sequence[Path], out_dir: Path, settings: AuthorSettings, workers: int = 1,
+                progress: bool = False) -> dict[str, Any]:
+    """`labeling.authors.author_pass.write_author_tables` with the configured author-type model, if any."""
     model = type_model_from_uri(settings.model) if settings.model else None
-    summary = write_author_tables(parts, out_dir, settings, model)
+    summary = write_author_tables(parts, out_dir, settings, model, workers=workers, progress=progress)
     if settings.model:
         summary["type_model"] = settings.model
     return summary

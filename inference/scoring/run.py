@@ -308,7 +308,8 @@ def finish_run(out_dir: Path, inputs: Sequence[Path], checksums: dict[str, str],
     """
     parts = sorted((out_dir / SCORES_DIR).glob("part-*.parquet"))
     written = sum(pq.read_metadata(p).num_rows for p in parts)
-    authors = author_pass(parts, out_dir, settings.authors)  # who is speaking: decided per author, over the whole run
+    # who is speaking: decided per author, over the whole run, in buckets typed on every core
+    authors = author_pass(parts, out_dir, settings.authors, workers=worker_count(settings.ingest))
     ae_count = None
     safety = next((s for s in bundle.specs if s.name == settings.safety.task and s.kind == "binary"), None)
     if safety is not None:

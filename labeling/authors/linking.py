@@ -112,9 +112,16 @@ class _Comparison:
         return "specialty" in self.agreeing
 
 
-def candidate_links(profiles: Sequence[AuthorProfile], decisions: Mapping[str, AuthorDecision]) -> list[Link]:
+def candidate_links(profiles: Sequence[AuthorProfile], decisions: Mapping[str, AuthorDecision],
+                    crowded_handles: frozenset[str] = frozenset(),
+                    crowded_names: frozenset[str] = frozenset()) -> list[Link]:
     """Links between accounts on different platforms, one per pair (its strongest evidence first in the
-    reason), sorted by (author_a, author_b). See the module docstring for the evidence and its confidence."""
+    reason), sorted by (author_a, author_b). See the module docstring for the evidence and its confidence.
+
+    `profiles` may be the part of a run that can link at all (`labeling.authors.author_pass`): every account
+    sharing a handle or name key with another, every account with profile links and every account they could
+    point to. `crowded_handles` / `crowded_names` are then those that more than `MAX_BUCKET` accounts of the
+    whole run share, which say nothing even if fewer of them are in `profiles`."""
     by_id = {p.author_id: p for p in profiles}
     platforms = {p.author_id: _platforms(p) for p in profiles}
     found: dict[tuple[str, str], list[tuple[float, str]]] = defaultdict(list)
@@ -145,9 +152,13 @@ def candidate_links(profiles: Sequence[AuthorProfile], decisions: Mapping[str, A
                 for other in targets:
                     consider(p.author_id, other, lambda c, ref=f"{account[0]}:{account[1]}": _bio_link(c, ref))
     for handle, ids in by_handle.items():
+        if handle in crowded_handles:
+            continue
         for a, b in _pairs(ids):
             consider(a, b, lambda c, handle=handle: _same_handle(c, handle))
-    for ids in by_name.values():
+    for name, ids in by_name.items():
+        if name in crowded_names:
+            continue
         for a, b in _pairs(ids):
             consider(a, b, _same_name)
     return [_link(pair, evidence) for pair, evidence in sorted(found.items())]

@@ -13,24 +13,22 @@ the run:
 - `author_links.parquet`: every candidate link with its confidence, reason and whether it joined two accounts
   (`LINKS_SCHEMA`), which is what a reviewer confirms or splits (`authors.link_decisions`).
 
-Memory grows with the number of authors, not posts, and slowly: every author's profile (handle, name key, bio,
-credentials, counts) is held at once, since linking compares them all, but the sampled posts
-(`texts_per_author` texts of `TEXT_CHARS` characters) only for `AUTHORS_PER_PASS` authors at a time.
+This module holds the pieces and the in-memory pass over a set of profiles (`resolve_authors`, for tests,
+benches and small runs); a run of any size goes through `labeling.authors.author_pass`, which holds one bucket
+of authors at a time and types the buckets on every core, with the same tables.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from common.atomic import write_table_atomic
 from common.settings import AuthorSettings
 from labeling.authors.classify import (
     CLINICIAN_TYPES,
@@ -281,31 +279,6 @@ def _links_table(links: Sequence[Link], persons: Mapping[str, str], reviewed: Se
     return pa.Table.from_pylist(rows, schema=LINKS_SCHEMA)
 
 
-def _texts_between(paths: Sequence[Path], first: str, last: str, per_author: int,
-                   batch_rows: int = 65_536) -> dict[str, list[str]]:
-    """The first `per_author` texts of each author with an id from `first` to `last`, in the order
-    `AuthorAccumulator` samples them (the parts in order, rows in order)."""
-    texts: dict[str, list[str]] = {}
-    for path in paths:
-        handle = pq.ParquetFile(path)
-        columns = [c for c in ("author_id", "text", "hashtags") if c in handle.schema_arrow.names]
-        if "author_id" not in columns or "text" not in columns:
-            continue
-        for batch in handle.iter_batches(batch_size=batch_rows, columns=columns):
-            ids = batch.column("author_id")
-            inside = pc.and_(pc.greater_equal(ids, first), pc.less_equal(ids, last))
-            picked = batch.filter(pc.fill_null(inside, False))
-            if picked.num_rows == 0:
-                continue
-            tags = picked.column("hashtags").to_pylist() if "hashtags" in columns else [None] * picked.num_rows
-            for author_id, text, hashtags in zip(picked.column("author_id").to_pylist(),
-                                                 picked.column("text").to_pylist(), tags):
-                sampled = texts.setdefault(author_id, [])
-                if len(sampled) < per_author and text:
-                    sampled.append(_sampled_text(text, hashtags))
-    return texts
-
-
 def read_profiles(paths: Iterable[Path], texts_per_author: int, batch_rows: int = 65_536) -> list[AuthorProfile]:
     """Stream the profile columns of Parquet files written by a run into per-author profiles."""
     acc = AuthorAccumulator(texts_per_author)
@@ -315,37 +288,3 @@ def read_profiles(paths: Iterable[Path], texts_per_author: int, batch_rows: int 
         for batch in handle.iter_batches(batch_size=batch_rows, columns=columns):
             acc.add_batch(batch)
     return acc.profiles()
-
-
-AUTHORS_PER_PASS = 20_000
-"""Authors whose sampled posts are held at once: a run with more authors is typed in passes over author-id
-ranges, each reading the text column again, so memory stays bounded (about 150 MB of texts) however many
-authors a dump has; a run with fewer is read once."""
-
-
-def write_author_tables(paths: Sequence[Path], out_dir: Path, settings: AuthorSettings,
-                        type_model: TypeModel | None = None) -> dict[str, Any]:
-    """The author pass of a run: read `paths`, write `authors.parquet` and `author_links.parquet` into
-    `out_dir`, return the summary counts."""
-    decisions_file = Path(settings.link_decisions) if settings.link_decisions else None
-    paths = list(paths)
-    profiles = read_profiles(paths, 0)  # everything but the texts: linking needs every author at once
-    if len(profiles) <= AUTHORS_PER_PASS:
-        profiles = read_profiles(paths, settings.texts_per_author)
-        tables = resolve_authors(profiles, settings, decisions_file, type_model)
-    else:
-        decisions: dict[str, AuthorDecision] = {}
-        for start in range(0, len(profiles), AUTHORS_PER_PASS):
-            chunk = profiles[start:start + AUTHORS_PER_PASS]
-            texts = _texts_between(paths, chunk[0].author_id, chunk[-1].author_id, settings.texts_per_author)
-            decisions.update(decide_types([replace(p, texts=texts.get(p.author_id, [])) for p in chunk], settings,
-                                          type_model))
-        logger.info("typed %d authors in %d passes of at most %d", len(profiles),
-                    -(-len(profiles) // AUTHORS_PER_PASS), AUTHORS_PER_PASS)
-        tables = resolve_authors(profiles, settings, decisions_file, type_model, decisions)
-    write_table_atomic(Path(out_dir) / AUTHORS_FILE, tables.authors)
-    write_table_atomic(Path(out_dir) / LINKS_FILE, tables.links)
-    summary = tables.summary()
-    logger.info("authors: %d accounts, %d persons (%d links), non-clinician share of posts %s",
-                summary["authors"], summary["persons"], summary["links_made"], summary["non_clinician_post_share"])
-    return summary

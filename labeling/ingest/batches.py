@@ -16,10 +16,7 @@ two batches per worker are in flight, so memory stays bounded however fast the p
 from __future__ import annotations
 
 import itertools
-import multiprocessing
 import os
-import threading
-import time
 from collections import Counter, deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -28,6 +25,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import pyarrow as pa
 
+from common.processes import spawn_pool
 from common.settings import AuthorSettings, IngestSettings
 from labeling.ingest.dedup import DedupIndex
 from labeling.ingest.mapping import IDENTITY, ColumnMapping
@@ -127,22 +125,9 @@ def judge_batch(pipeline: PostPipeline, units: Sequence[Unit], post: Callable[[p
 _WORKER: dict[str, Any] = {}
 
 
-def _start_worker(recipe: PipelineRecipe, post: Callable[[pa.Table], Any] | None, parent: int) -> None:
+def _start_worker(recipe: PipelineRecipe, post: Callable[[pa.Table], Any] | None) -> None:
     _WORKER["pipeline"] = recipe.build()
     _WORKER["post"] = post
-    threading.Thread(target=_exit_with, args=(parent,), daemon=True, name="parent-watch").start()
-
-
-def _exit_with(parent: int) -> None:
-    """End this worker once the main process is gone (a SIGKILL gives it no chance to shut the pool down)."""
-    while True:
-        time.sleep(0.5)
-        try:
-            os.kill(parent, 0)
-        except ProcessLookupError:
-            os._exit(1)
-        except PermissionError:  # pragma: no cover - the pid was reused by another user's process
-            os._exit(1)
 
 
 def _judge_in_worker(units: list[Unit]) -> JudgedBatch:
@@ -179,8 +164,7 @@ class RowJudges:
                 for units in batches:
                     yield self._local(units)
             return
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_start_worker, initargs=(self._recipe, self._post, os.getpid()))
+        self._pool = spawn_pool(self.workers, _start_worker, (self._recipe, self._post))
         pending: deque[Future] = deque()
         for units in itertools.chain([first, second], batches):
             pending.append(self._pool.submit(_judge_in_worker, units))

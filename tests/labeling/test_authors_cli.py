@@ -83,20 +83,63 @@ def test_training_file_and_bad_input(run: Path) -> None:
     assert missing.exit_code == 2 and "neither posts.parquet" in missing.output
 
 
-def test_typing_in_passes_over_author_ranges_gives_the_same_tables(run: Path, tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """A run with more authors than `AUTHORS_PER_PASS` holds the sampled posts of one range at a time: the
-    tables must be those of the single pass."""
-    import labeling.authors.resolve as resolve
-    from common.settings import AuthorSettings
+def _in_memory_tables(parts: list[Path], out: Path, settings) -> None:
+    """The reference: every profile at once (`resolve.resolve_authors`), as the author pass did before buckets."""
+    from common.atomic import write_table_atomic
+    from labeling.authors import resolve
+    from labeling.authors.linking import read_link_decisions  # noqa: F401 - resolve_authors reads the file itself
 
-    parts = [run / "ingested" / "posts.parquet"]
-    whole, passes = tmp_path / "whole", tmp_path / "passes"
-    whole.mkdir(), passes.mkdir()
-    resolve.write_author_tables(parts, whole, AuthorSettings())
-    authors = pq.read_metadata(whole / "authors.parquet").num_rows
-    monkeypatch.setattr(resolve, "AUTHORS_PER_PASS", 17)  # not a divisor: the last range is short
-    assert authors > 5 * 17 and authors % 17
-    resolve.write_author_tables(parts, passes, AuthorSettings())
+    out.mkdir()
+    profiles = resolve.read_profiles(parts, settings.texts_per_author)
+    decisions = Path(settings.link_decisions) if settings.link_decisions else None
+    tables = resolve.resolve_authors(profiles, settings, decisions)
+    write_table_atomic(out / resolve.AUTHORS_FILE, tables.authors)
+    write_table_atomic(out / resolve.LINKS_FILE, tables.links)
+    (out / "summary.json").write_text(json.dumps(tables.summary(), sort_keys=True))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_author_pass_in_buckets_gives_the_in_memory_tables(run: Path, tmp_path: Path, workers: int,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run with more authors than `AUTHORS_PER_BUCKET` is partitioned into author-id ranges, typed bucket by
+    bucket (in worker processes with 2 workers) and linked from compact columns: the tables and the summary
+    must be those of every profile at once, crowded handles and reviewers' decisions included."""
+    from common.settings import AuthorSettings
+    from labeling.authors import author_pass, linking
+
+    import pyarrow as pa
+
+    crowd = tmp_path / "crowd.parquet"  # a handle three accounts share (crowded), two of them also a name key
+    pq.write_table(pa.table({"author_id": ["zz-a1", "zz-a2", "zz-a3"], "platform": ["x", "linkedin", "doximity"],
+                             "author_handle": ["drcrowd"] * 3, "author_name_key": ["nk-crowd", "nk-crowd", None],
+                             "text": ["Long-term data on this drug are missing."] * 3}), crowd)
+    parts = [run / "ingested" / "posts.parquet", crowd]
+    ids = sorted(pq.read_table(parts[0], columns=["author_id"]).column(0).unique().to_pylist())
+    monkeypatch.setattr(linking, "MAX_BUCKET", 2)  # some handles / name keys are crowded at this size
+    monkeypatch.setattr(author_pass, "MAX_BUCKET", 2)
+    decisions = tmp_path / "decisions.csv"
+    decisions.write_text("author_a,author_b,decision,reviewer,decided_at\n"
+                         f"{ids[0]},{ids[-1]},confirm,rita,2026-05-01T09:30:00Z\n"
+                         f"{ids[1]},nobody-here,confirm,rita,2026-05-01T09:31:00Z\n", encoding="utf-8")
+    settings = AuthorSettings(link_decisions=str(decisions))
+    whole, buckets = tmp_path / "whole", tmp_path / "buckets"
+    _in_memory_tables(parts, whole, settings)
+    monkeypatch.setattr(author_pass, "AUTHORS_PER_BUCKET", 11)  # not a divisor: ranges of uneven sizes
+    monkeypatch.setattr(author_pass, "POOL_MIN_AUTHORS", 10)
+    monkeypatch.setattr(author_pass, "SAMPLE_CAP", 64)  # the sample halves: the estimate is a real estimate
+    buckets.mkdir()
+    summary = author_pass.write_author_tables(parts, buckets, settings, workers=workers)
+    cuts, estimated = author_pass.bucket_boundaries(parts, 11, workers)
+    assert len(cuts) >= 8 and 0.5 * len(ids) < estimated < 2 * len(ids)
+    assert not (buckets / author_pass.SCRATCH_DIR).exists()
+    reference = pq.read_table(whole / "author_links.parquet")
+    assert reference.num_rows > 0 and pc_any(reference.column("linked"))
+    crowded = reference.filter(pa.compute.equal(reference.column("author_a"), "zz-a1")).to_pylist()
+    assert [(r["author_b"], r["reason"]) for r in crowded] == [("zz-a2", "same name key only")]
     for name in ("authors.parquet", "author_links.parquet"):
-        assert pq.read_table(passes / name).equals(pq.read_table(whole / name)), name
+        assert pq.read_table(buckets / name).equals(pq.read_table(whole / name)), name
+    assert summary == json.loads((whole / "summary.json").read_text())
+
+
+def pc_any(column) -> bool:
+    return bool(any(column.to_pylist()))
