@@ -16,6 +16,16 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Callable
 
 
+def cpu_workers(configured: int | None = None) -> int:
+    """`configured`, or one per CPU core this process may run on (its affinity, not the machine's count)."""
+    if configured is not None:
+        return configured
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def spawn_pool(workers: int, initializer: Callable[..., None] | None = None,
                initargs: tuple[Any, ...] = ()) -> ProcessPoolExecutor:
     """A pool of `workers` spawned processes that exit with this one; `initializer(*initargs)` runs in each."""

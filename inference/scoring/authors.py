@@ -15,11 +15,10 @@ import numpy as np
 
 from common.errors import OccError
 from common.settings import AuthorSettings
+from labeling.authors.author_pass import write_author_tables
 from labeling.authors.classify import AuthorProfile
 from labeling.authors.documents import AUTHOR_TASK, author_document
-from labeling.authors.author_pass import write_author_tables
 from labeling.authors.resolve import AUTHORS_FILE, TypeModel
-from labeling.ingest.batches import worker_count
 
 logger = logging.getLogger(__name__)
 

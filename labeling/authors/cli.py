@@ -39,15 +39,15 @@ def resolve_command(
     params_file: ParamsOption = None,
 ) -> None:
     """Redo the author pass of a run (after new link decisions): rewrites authors.parquet and author_links.parquet."""
+    from common.processes import cpu_workers
     from labeling.authors.author_pass import write_author_tables
-    from labeling.ingest.batches import worker_count
 
     with user_errors():
         settings = load_settings(params_file)
         if decisions is not None:
             settings = settings.replace("authors", link_decisions=str(decisions))
         summary = write_author_tables(run_parts(run_dir), run_dir, settings.authors,
-                                      workers=worker_count(settings.ingest), progress=True)
+                                      workers=cpu_workers(settings.ingest.workers), progress=True)
     typer.echo(json.dumps(summary, sort_keys=True))
 
 

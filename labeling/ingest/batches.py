@@ -16,7 +16,6 @@ two batches per worker are in flight, so memory stays bounded however fast the p
 from __future__ import annotations
 
 import itertools
-import os
 from collections import Counter, deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import pyarrow as pa
 
-from common.processes import spawn_pool
+from common.processes import cpu_workers, spawn_pool
 from common.settings import AuthorSettings, IngestSettings
 from labeling.ingest.dedup import DedupIndex
 from labeling.ingest.mapping import IDENTITY, ColumnMapping
@@ -50,12 +49,7 @@ def iter_units(inputs: Sequence[Path], config: IngestSettings) -> Iterator[Unit]
 
 def worker_count(config: IngestSettings) -> int:
     """`ingest.workers`, or one per CPU core this process may run on."""
-    if config.workers is not None:
-        return config.workers
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return max(1, os.cpu_count() or 1)
+    return cpu_workers(config.workers)
 
 
 @dataclass(frozen=True)
