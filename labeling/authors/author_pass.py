@@ -49,7 +49,6 @@ from common.settings import AuthorSettings
 from labeling.authors.classify import CLINICIAN_TYPES, AuthorDecision, AuthorProfile
 from labeling.authors.linking import (
     MAX_BUCKET,
-    Link,
     _account,
     assign_persons,
     candidate_links,
@@ -60,10 +59,10 @@ from labeling.authors.resolve import (
     AUTHORS_FILE,
     AUTHORS_SCHEMA,
     LINKS_FILE,
+    LINKS_SCHEMA,
     PROFILE_COLUMNS,
     AuthorAccumulator,
     TypeModel,
-    _links_table,
     decide_types,
 )
 
@@ -74,10 +73,12 @@ AUTHORS_PER_BUCKET = 20_000
 about 150 MB."""
 POOL_MIN_AUTHORS = 5_000
 """Fewer authors than this are typed in this process: starting worker processes would cost more than it saves."""
+LINK_BATCH = 20_000
+"""Accounts linked at once, as Python objects: whole blocking components, this many at a time."""
 SAMPLE_CAP = 65_536
 """Author ids kept to place the bucket boundaries; beyond it the sample keeps a hash-chosen half, then a quarter..."""
 SCRATCH_DIR = ".author-pass"
-READ_ROWS = 16_384
+READ_ROWS = 32_768
 
 PROFILE_SCHEMA = pa.schema([
     pa.field("author_id", pa.string()), pa.field("platform", pa.string()), pa.field("author_handle", pa.string()),
@@ -115,9 +116,9 @@ def write_author_tables(paths: Sequence[Path], out_dir: Path, settings: AuthorSe
         typed = _type_buckets(sources, scratch, settings, type_model,
                               workers if estimated >= POOL_MIN_AUTHORS else 1, progress)
         reviewed = read_link_decisions(Path(settings.link_decisions)) if settings.link_decisions else []
-        links, persons = _link(typed, settings, reviewed)
-        summary = _write_authors(typed, persons, out_dir / AUTHORS_FILE)
-        links_table = _links_table(links, persons, reviewed)
+        linked = _link(typed, settings, reviewed, scratch)
+        summary = _write_authors(typed, linked.persons, out_dir / AUTHORS_FILE)
+        links_table = linked.links
         write_table_atomic(out_dir / LINKS_FILE, links_table)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -202,7 +203,7 @@ def _partition(paths: Sequence[Path], boundaries: list[str], scratch: Path) -> l
                 for bucket, end in enumerate(ends):
                     if end > start:
                         if bucket not in writers:
-                            writers[bucket] = pq.ParquetWriter(files[bucket], PROFILE_SCHEMA)
+                            writers[bucket] = pq.ParquetWriter(files[bucket], PROFILE_SCHEMA, write_statistics=False)
                         writers[bucket].write_batch(grouped.slice(start, end - start))
                     start = end
     finally:
@@ -254,58 +255,149 @@ def _type_buckets(sources: list[list[Path]], scratch: Path, settings: AuthorSett
 
 # ---------------------------------------------------------------------------------------------- linking
 
+LINK_COLUMNS = ["author_id", "platforms", "handle", "name_key", "credentials", "linked", "author_type", "specialty"]
+
 
 @dataclass
-class _Linkable:
-    ids: pa.Array
+class _Blocks:
+    """Which accounts can be compared, as blocking components: two accounts in one candidate group (a handle or
+    name key shared by 2 to `MAX_BUCKET` accounts, a profile link and the accounts it may point to, a reviewer's
+    decision) are in one component, so every candidate link and every person lies inside one component."""
+
+    component: np.ndarray
+    """Component label per author (row of the run's authors in id order); -1: can link with nobody."""
     crowded_handles: frozenset[str]
     crowded_names: frozenset[str]
 
 
-def _linkable(typed: Sequence[Path]) -> _Linkable:
-    """The accounts that can be in a link at all, found with group-bys over compact columns."""
-    table = pa.concat_tables(pq.read_table(p, columns=["author_id", "handle", "name_key", "linked"]) for p in typed)
-    chosen = pa.array([False] * table.num_rows) if table.num_rows else pa.array([], pa.bool_())
+def _blocks(table: pa.Table, named: Sequence[tuple[str, str]]) -> _Blocks:
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = table.num_rows
+    index = pa.array(np.arange(n, dtype=np.int64))
+    heads: list[np.ndarray] = []
+    tails: list[np.ndarray] = []
     crowded: dict[str, frozenset[str]] = {}
     for key in ("handle", "name_key"):
-        keyed = table.filter(pc.fill_null(pc.not_equal(table.column(key), ""), False))
-        counts = keyed.group_by(key).aggregate([("author_id", "count")])
-        sizes = counts.column("author_id_count")
-        shared = counts.filter(pc.and_(pc.greater_equal(sizes, 2), pc.less_equal(sizes, MAX_BUCKET))).column(key)
-        crowded[key] = frozenset(counts.filter(pc.greater(sizes, MAX_BUCKET)).column(key).to_pylist())
-        chosen = pc.or_(chosen, pc.fill_null(pc.is_in(table.column(key), value_set=shared.combine_chunks()), False))
+        keyed = pa.table({"key": table.column(key), "idx": index})
+        keyed = keyed.filter(pc.fill_null(pc.not_equal(keyed.column("key"), ""), False))
+        groups = keyed.group_by("key").aggregate([("idx", "count"), ("idx", "min")])
+        sizes = groups.column("idx_count")
+        crowded[key] = frozenset(groups.filter(pc.greater(sizes, MAX_BUCKET)).column("key").to_pylist())
+        shared = groups.filter(pc.and_(pc.greater_equal(sizes, 2), pc.less_equal(sizes, MAX_BUCKET)))
+        members = keyed.join(shared, "key", join_type="inner")
+        heads.append(members.column("idx").to_numpy())
+        tails.append(members.column("idx_min").to_numpy())
     has_links = pc.fill_null(pc.greater(pc.list_value_length(table.column("linked")), 0), False)
-    refs = pc.list_flatten(table.filter(has_links).column("linked")).to_pylist()
-    pointed = sorted({account[1] for account in map(_account, refs) if account})
-    chosen = pc.or_(chosen, has_links)
-    chosen = pc.or_(chosen, pc.fill_null(pc.is_in(table.column("handle"), value_set=pa.array(pointed, pa.string())),
-                                         False))
-    return _Linkable(table.filter(chosen).column("author_id").combine_chunks(), crowded["handle"],
-                     crowded["name_key"])
+    linkers = pa.table({"idx": index, "linked": table.column("linked")}).filter(has_links)
+    pointing: list[int] = []
+    pointed: list[str] = []
+    for idx, refs in zip(linkers.column("idx").to_pylist(), linkers.column("linked").to_pylist()):
+        for account in map(_account, refs):
+            if account:
+                pointing.append(idx)
+                pointed.append(account[1])
+    if pointing:
+        targets = pa.table({"handle": pa.array(pointed, pa.string()), "from": pa.array(pointing, pa.int64())}).join(
+            pa.table({"handle": table.column("handle"), "idx": index}), "handle", join_type="inner")
+        heads.append(targets.column("from").to_numpy())
+        tails.append(targets.column("idx").to_numpy())
+    if named:
+        ids = table.column("author_id")
+        a = pc.index_in(pa.array([x for x, _ in named], pa.string()), value_set=ids).to_numpy(zero_copy_only=False)
+        b = pc.index_in(pa.array([y for _, y in named], pa.string()), value_set=ids).to_numpy(zero_copy_only=False)
+        found = ~(np.isnan(a.astype(float)) | np.isnan(b.astype(float)))
+        heads.append(a[found].astype(np.int64))
+        tails.append(b[found].astype(np.int64))
+    head = np.concatenate(heads) if heads else np.zeros(0, np.int64)
+    tail = np.concatenate(tails) if tails else np.zeros(0, np.int64)
+    other = head != tail  # a profile may link its own account; that links nobody
+    head, tail = head[other], tail[other]
+    component = np.full(n, -1, dtype=np.int64)
+    if head.size:
+        graph = coo_matrix((np.ones(head.size, dtype=np.int8), (head, tail)), shape=(n, n))
+        _, labels = connected_components(graph, directed=False)
+        touched = np.zeros(n, dtype=bool)
+        touched[head] = touched[tail] = True
+        component[touched] = labels[touched]
+    return _Blocks(component, crowded["handle"], crowded["name_key"])
 
 
-def _link(typed: Sequence[Path], settings: AuthorSettings, reviewed: Sequence[Any]) -> tuple[list[Link], dict[str, str]]:
-    """Candidate links among the linkable accounts, and the person of every account in a link or a reviewer's
-    decision (any other account is a person of its own)."""
-    linkable = _linkable(typed)
-    profiles: list[AuthorProfile] = []
-    decisions: dict[str, AuthorDecision] = {}
-    named = sorted({d.author_a for d in reviewed} | {d.author_b for d in reviewed})
-    existing: set[str] = set()
-    for path in typed:
-        table = pq.read_table(path, columns=["author_id", "platforms", "handle", "name_key", "credentials", "linked",
-                                             "author_type", "specialty"])
-        if named:
-            existing.update(table.filter(pc.is_in(table.column("author_id"), value_set=pa.array(named, pa.string())))
-                            .column("author_id").to_pylist())
-        for row in table.filter(pc.is_in(table.column("author_id"), value_set=linkable.ids)).to_pylist():
+def _batches(component: np.ndarray, size: int) -> Iterator[np.ndarray]:
+    """Row numbers of whole components, about `size` accounts at a time (a bigger component comes alone)."""
+    rows = np.flatnonzero(component >= 0)
+    if rows.size == 0:
+        return
+    rows = rows[np.argsort(component[rows], kind="stable")]
+    starts = np.flatnonzero(np.diff(component[rows], prepend=-2))
+    begin = 0
+    for end in [*starts[1:], rows.size]:
+        if end - begin >= size or end == rows.size:
+            yield np.sort(rows[begin:end])
+            begin = end
+
+
+@dataclass
+class _Linked:
+    links: pa.Table
+    """`LINKS_SCHEMA`, in the order `resolve.resolve_authors` writes it."""
+    persons: dict[str, str]
+    """The person of every account joined with another (anyone else is a person of their own)."""
+
+
+def _link(typed: Sequence[Path], settings: AuthorSettings, reviewed: Sequence[Any], scratch: Path) -> _Linked:
+    """Candidate links and persons, one batch of blocking components at a time: the same links and persons as
+    `linking.candidate_links` and `linking.assign_persons` over every account, with Python objects for one batch
+    only."""
+    table = pa.concat_tables(pq.read_table(p, columns=LINK_COLUMNS) for p in typed)
+    decided: dict[tuple[str, str], str] = {}
+    for d in reviewed:
+        decided[(min(d.author_a, d.author_b), max(d.author_a, d.author_b))] = d.decision
+    blocks = _blocks(table.select(["author_id", "handle", "name_key", "linked"]), sorted(decided))
+    persons: dict[str, str] = {}
+    candidates: set[tuple[str, str]] = set()
+    pieces = scratch / "links"
+    pieces.mkdir()
+    written: list[Path] = []
+    for batch_no, rows in enumerate(_batches(blocks.component, LINK_BATCH)):
+        profiles: list[AuthorProfile] = []
+        decisions: dict[str, AuthorDecision] = {}
+        for row in table.take(pa.array(rows)).to_pylist():
             profiles.append(AuthorProfile(author_id=row["author_id"], platforms=row["platforms"] or [],
                                           handle=row["handle"], name_key=row["name_key"],
                                           credentials=row["credentials"] or [], linked=row["linked"] or []))
             decisions[row["author_id"]] = AuthorDecision(row["author_type"], 0.0, "", row["specialty"])
-    links = candidate_links(profiles, decisions, linkable.crowded_handles, linkable.crowded_names)
-    members = {link.author_a for link in links} | {link.author_b for link in links} | existing
-    return links, assign_persons(members, links, settings.link_threshold, reviewed)
+        links = candidate_links(profiles, decisions, blocks.crowded_handles, blocks.crowded_names)
+        here = [d for d in reviewed if d.author_a in decisions and d.author_b in decisions]
+        members = {link.author_a for link in links} | {link.author_b for link in links}
+        members |= {d.author_a for d in here} | {d.author_b for d in here}
+        batch_persons = assign_persons(members, links, settings.link_threshold, here)
+        sizes = Counter(batch_persons.values())
+        persons.update((a, p) for a, p in batch_persons.items() if sizes[p] > 1)
+        candidates.update(pair for pair in ((link.author_a, link.author_b) for link in links) if pair in decided)
+        if links:
+            written.append(pieces / f"links-{batch_no:05d}.parquet")
+            pq.write_table(pa.Table.from_pylist(
+                [{"author_a": link.author_a, "author_b": link.author_b, "confidence": link.confidence,
+                  "reason": link.reason, "linked": batch_persons[link.author_a] == batch_persons[link.author_b],
+                  "decision": decided.get((link.author_a, link.author_b))} for link in links], schema=LINKS_SCHEMA),
+                written[-1])
+    found = pq.read_table(pieces).cast(LINKS_SCHEMA) if written else LINKS_SCHEMA.empty_table()
+    found = found.sort_by([("author_a", "ascending"), ("author_b", "ascending")])
+    existing = set(table.column("author_id").filter(pc.is_in(
+        table.column("author_id"), value_set=pa.array(sorted({x for pair in decided for x in pair}), pa.string())))
+        .to_pylist()) if decided else set()
+
+    def person(author: str) -> str:
+        return persons.get(author) or person_id_for(author)
+
+    reviewer_rows = [{"author_a": a, "author_b": b, "confidence": None, "reason": "reviewer",
+                      "linked": person(a) == person(b), "decision": decision}
+                     for (a, b), decision in sorted(decided.items())
+                     if (a, b) not in candidates and a in existing and b in existing]
+    links_table = pa.concat_tables([found, pa.Table.from_pylist(reviewer_rows, schema=LINKS_SCHEMA)])
+    return _Linked(links_table, persons)
 
 
 # ---------------------------------------------------------------------------------------------- output
@@ -321,7 +413,7 @@ def _write_authors(typed: Sequence[Path], persons: dict[str, str], path: Path) -
         for part in typed:
             table = pq.read_table(part)
             ids = table.column("author_id").to_pylist()
-            person = pa.array([persons.get(a) or person_id_for(a) for a in ids], pa.string())
+            person = pa.array([persons.get(a) or person_id_for(a) for a in ids], pa.string())  # joined, or alone
             kinds = table.column("author_type")
             out = pa.table({
                 "author_id": table.column("author_id"), "person_id": person, "author_type": kinds,
@@ -340,7 +432,7 @@ def _write_authors(typed: Sequence[Path], persons: dict[str, str], path: Path) -
     clinician_posts = sum(posts_by_type[t] for t in CLINICIAN_TYPES)
     return {
         "authors": authors,
-        "persons": authors - len(persons) + len(set(persons.values())),
+        "persons": authors - len(persons) + len(set(persons.values())),  # `persons`: accounts joined with another
         "links_made": 0,
         "authors_by_type": dict(sorted(by_type.items())),
         "posts_by_type": dict(sorted(posts_by_type.items())),

@@ -36,9 +36,11 @@ class ColumnMapping:
     fields: dict[str, Any]  # contract field -> path spec (str | list[str] | {"const": value})
 
     def apply(self, record: dict[str, Any]) -> dict[str, Any]:
-        """Return a record keyed by contract field names (values not yet type-checked)."""
+        """Return a record keyed by contract field names (values not yet type-checked). The identity mapping
+        returns the record itself (readers of a mapped record only `.get` contract fields, and copying them cost
+        a tenth of the row pipeline); treat the result as read-only."""
         if not self.fields:  # the identity mapping: the hot path of ingest and scoring
-            return {name: record.get(name) for name in CONTRACT_FIELDS}
+            return record
         out: dict[str, Any] = {}
         for field_name in CONTRACT_FIELDS:
             spec = self.fields.get(field_name, field_name)
