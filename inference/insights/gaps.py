@@ -64,8 +64,8 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from common.errors import OccError
+from common.memory import release_memory
 from common.settings import ReportSettings, ReportWeights
-from inference.insights.memory import release_memory
 from inference.insights.rows import (
     NO_POST,
     category_code,

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sparse
 
-from inference.insights.memory import release_memory
+from common.memory import release_memory
 from inference.insights.rows import positions_of, take_column
 
 logger = logging.getLogger(__name__)

@@ -29,6 +29,7 @@ import pandas as pd
 import pyarrow as pa
 
 from common.atomic import write_bytes_atomic, write_json_atomic, write_table_atomic
+from common.memory import release_memory
 from common.settings import ReportSettings, to_dict
 from common.spreadsheet import spreadsheet_safe
 from inference.insights.gaps import (
@@ -56,7 +57,6 @@ from inference.insights.gaps import (
     sentiment_over_time,
     top_hashtags,
 )
-from inference.insights.memory import release_memory
 from inference.insights.network import LeaderResult, analyze_leaders
 from inference.insights.rows import positions_of
 from inference.insights.spark_frames import spark_source

@@ -33,7 +33,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from common.settings import ReportSettings
-from inference.insights.gaps import PostIds, ScoredRun, Suppression, needed_columns, part_rows
+from inference.insights.gaps import (
+    PostIds,
+    ScoredRun,
+    Suppression,
+    needed_columns,
+    part_rows,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from common.memory import release_memory
 from inference.insights.gaps import PostFrames
-from inference.insights.memory import release_memory
 from labeling.authors.classify import CLINICIAN_TYPES
 from labeling.authors.resolve import AUTHORS_FILE
 

@@ -26,6 +26,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from common.memory import release_memory
 from common.settings import ReportSettings
 from inference.insights.network import (
     author_stats,
@@ -33,7 +34,6 @@ from inference.insights.network import (
     interaction_edges,
     rank_authors,
 )
-from inference.insights.memory import release_memory
 from inference.insights.rows import membership, row_array, row_size
 
 VOICE_COLUMNS = ["scope", "status", "voice", "specialty", "rank_now", "centrality_now", "reach_now", "posts_now",

@@ -43,6 +43,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from common.atomic import AtomicParquetWriter, write_table_atomic
+from common.memory import release_memory
 from common.processes import spawn_pool
 from common.progress import Progress
 from common.settings import AuthorSettings
@@ -113,10 +114,12 @@ def write_author_tables(paths: Sequence[Path], out_dir: Path, settings: AuthorSe
     try:
         boundaries, estimated = bucket_boundaries(paths, AUTHORS_PER_BUCKET, workers)
         sources = _partition(paths, boundaries, scratch) if boundaries else [paths]
+        release_memory()  # the partition's batches, before the workers start and linking reads every author
         typed = _type_buckets(sources, scratch, settings, type_model,
                               workers if estimated >= POOL_MIN_AUTHORS else 1, progress)
         reviewed = read_link_decisions(Path(settings.link_decisions)) if settings.link_decisions else []
         linked = _link(typed, settings, reviewed, scratch)
+        release_memory()
         summary = _write_authors(typed, linked.persons, out_dir / AUTHORS_FILE)
         links_table = linked.links
         write_table_atomic(out_dir / LINKS_FILE, links_table)
@@ -192,20 +195,22 @@ def _partition(paths: Sequence[Path], boundaries: list[str], scratch: Path) -> l
     files = [scratch / f"rows-{i:05d}.parquet" for i in range(len(boundaries) + 1)]
     writers: dict[int, pq.ParquetWriter] = {}
     try:
-        for path in paths:
-            for batch in profile_batches(path):
-                ids = batch.column("author_id").to_numpy(zero_copy_only=False)
-                which = np.searchsorted(cuts, ids, side="right")
-                order = np.argsort(which, kind="stable")
-                grouped = batch.take(pa.array(order))
-                ends = np.cumsum(np.bincount(which, minlength=len(files)))
-                start = 0
-                for bucket, end in enumerate(ends):
-                    if end > start:
-                        if bucket not in writers:
-                            writers[bucket] = pq.ParquetWriter(files[bucket], PROFILE_SCHEMA, write_statistics=False)
-                        writers[bucket].write_batch(grouped.slice(start, end - start))
-                    start = end
+        batches = (batch for path in paths for batch in profile_batches(path))
+        for batch_no, batch in enumerate(batches):
+            if batch_no % 16 == 15:
+                release_memory()  # the allocator keeps what the batches freed; the peak should be one batch
+            ids = batch.column("author_id").to_numpy(zero_copy_only=False)
+            which = np.searchsorted(cuts, ids, side="right")
+            order = np.argsort(which, kind="stable")
+            grouped = batch.take(pa.array(order))
+            ends = np.cumsum(np.bincount(which, minlength=len(files)))
+            start = 0
+            for bucket, end in enumerate(ends):
+                if end > start:
+                    if bucket not in writers:
+                        writers[bucket] = pq.ParquetWriter(files[bucket], PROFILE_SCHEMA, write_statistics=False)
+                    writers[bucket].write_batch(grouped.slice(start, end - start))
+                start = end
     finally:
         for writer in writers.values():
             writer.close()
@@ -233,7 +238,10 @@ def type_bucket(sources: Sequence[Path], out: Path, settings: AuthorSettings,
                      "type_evidence": d.type_evidence, "specialty": d.specialty,
                      "specialty_confidence": d.specialty_confidence, "specialty_evidence": d.specialty_evidence})
     pq.write_table(pa.Table.from_pylist(rows, schema=TYPED_SCHEMA), out)
-    return len(rows)
+    count = len(rows)
+    del acc, profiles, decisions, rows
+    release_memory()  # a worker types bucket after bucket: each starts from what is live, not the last one's peak
+    return count
 
 
 def _type_buckets(sources: list[list[Path]], scratch: Path, settings: AuthorSettings, type_model: TypeModel | None,
@@ -355,6 +363,7 @@ def _link(typed: Sequence[Path], settings: AuthorSettings, reviewed: Sequence[An
     for d in reviewed:
         decided[(min(d.author_a, d.author_b), max(d.author_a, d.author_b))] = d.decision
     blocks = _blocks(table.select(["author_id", "handle", "name_key", "linked"]), sorted(decided))
+    release_memory()  # the group-bys' and joins' temporaries
     persons: dict[str, str] = {}
     candidates: set[tuple[str, str]] = set()
     pieces = scratch / "links"
@@ -383,6 +392,7 @@ def _link(typed: Sequence[Path], settings: AuthorSettings, reviewed: Sequence[An
                   "reason": link.reason, "linked": batch_persons[link.author_a] == batch_persons[link.author_b],
                   "decision": decided.get((link.author_a, link.author_b))} for link in links], schema=LINKS_SCHEMA),
                 written[-1])
+    release_memory()
     found = pq.read_table(pieces).cast(LINKS_SCHEMA) if written else LINKS_SCHEMA.empty_table()
     found = found.sort_by([("author_a", "ascending"), ("author_b", "ascending")])
     existing = set(table.column("author_id").filter(pc.is_in(

@@ -1,4 +1,4 @@
-"""Giving freed memory back to the operating system between the report's stages.
+"""Giving freed memory back to the operating system between the stages of a long job (the report, the author pass).
 
 The report builds and drops several large temporaries (per-part Arrow tables while reading, merged frames in
 the gap table, per-scope graphs). Python, pandas and numpy free them, but glibc's malloc keeps freed heap pages
