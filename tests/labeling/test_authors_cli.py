@@ -110,9 +110,13 @@ def test_author_pass_in_buckets_gives_the_in_memory_tables(run: Path, tmp_path: 
     import pyarrow as pa
 
     crowd = tmp_path / "crowd.parquet"  # a handle three accounts share (crowded), two of them also a name key
-    pq.write_table(pa.table({"author_id": ["zz-a1", "zz-a2", "zz-a3"], "platform": ["x", "linkedin", "doximity"],
-                             "author_handle": ["drcrowd"] * 3, "author_name_key": ["nk-crowd", "nk-crowd", None],
-                             "text": ["Long-term data on this drug are missing."] * 3}), crowd)
+    pq.write_table(pa.table({  # and a profile that links an account nothing else ties it to
+        "author_id": ["zz-a1", "zz-a2", "zz-a3", "zz-b1", "zz-b2"],
+        "platform": ["x", "linkedin", "doximity", "x", "linkedin"],
+        "author_handle": ["drcrowd", "drcrowd", "drcrowd", "drbio1", "drbio2"],
+        "author_name_key": ["nk-crowd", "nk-crowd", None, None, None],
+        "author_links": [[], [], [], ["linkedin:drbio2"], []],
+        "text": ["Long-term data on this drug are missing."] * 5}), crowd)
     parts = [run / "ingested" / "posts.parquet", crowd]
     ids = sorted(pq.read_table(parts[0], columns=["author_id"]).column(0).unique().to_pylist())
     monkeypatch.setattr(linking, "MAX_BUCKET", 2)  # some handles / name keys are crowded at this size
@@ -137,6 +141,8 @@ def test_author_pass_in_buckets_gives_the_in_memory_tables(run: Path, tmp_path: 
     assert reference.num_rows > 0 and pc_any(reference.column("linked"))
     crowded = reference.filter(pa.compute.equal(reference.column("author_a"), "zz-a1")).to_pylist()
     assert [(r["author_b"], r["reason"]) for r in crowded] == [("zz-a2", "same name key only")]
+    assert reference.filter(pa.compute.equal(reference.column("author_a"), "zz-b1")).column("author_b").to_pylist() \
+        == ["zz-b2"]
     for name in ("authors.parquet", "author_links.parquet"):
         assert pq.read_table(buckets / name).equals(pq.read_table(whole / name)), name
     assert summary == json.loads((whole / "summary.json").read_text())
