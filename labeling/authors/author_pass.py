@@ -189,11 +189,21 @@ def profile_batches(path: Path) -> Iterator[pa.RecordBatch]:
         yield pa.RecordBatch.from_arrays(columns, schema=PROFILE_SCHEMA)
 
 
+def _bucket_batches(path: Path) -> Iterator[pa.RecordBatch]:
+    """A bucket's rows: a scratch stream `_partition` wrote, or a Parquet file of the run (one bucket)."""
+    if path.suffix != ".arrows":
+        yield from profile_batches(path)
+        return
+    with pa.ipc.open_stream(str(path)) as reader:
+        yield from reader
+
+
 def _partition(paths: Sequence[Path], boundaries: list[str], scratch: Path) -> list[list[Path]]:
     """Each row to the file of its author-id range, in the run's order; returns each range's files."""
     cuts = np.array(boundaries, dtype=object)
-    files = [scratch / f"rows-{i:05d}.parquet" for i in range(len(boundaries) + 1)]
-    writers: dict[int, pq.ParquetWriter] = {}
+    files = [scratch / f"rows-{i:05d}.arrows" for i in range(len(boundaries) + 1)]
+    writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
+    options = pa.ipc.IpcWriteOptions(compression="zstd")
     try:
         batches = (batch for path in paths for batch in profile_batches(path))
         for batch_no, batch in enumerate(batches):
@@ -206,8 +216,8 @@ def _partition(paths: Sequence[Path], boundaries: list[str], scratch: Path) -> l
             start = 0
             for bucket, end in enumerate(ends):
                 if end > start:
-                    if bucket not in writers:
-                        writers[bucket] = pq.ParquetWriter(files[bucket], PROFILE_SCHEMA, write_statistics=False)
+                    if bucket not in writers:  # a stream keeps nothing per batch (a Parquet writer's metadata grew)
+                        writers[bucket] = pa.ipc.new_stream(str(files[bucket]), PROFILE_SCHEMA, options=options)
                     writers[bucket].write_batch(grouped.slice(start, end - start))
                 start = end
     finally:
@@ -224,7 +234,7 @@ def type_bucket(sources: Sequence[Path], out: Path, settings: AuthorSettings,
     """Fold one bucket's rows into profiles, type them, write `TYPED_SCHEMA` to `out`; returns the authors."""
     acc = AuthorAccumulator(settings.texts_per_author)
     for path in sources:
-        for batch in profile_batches(path):
+        for batch in _bucket_batches(path):
             acc.add_batch(batch)
     profiles = acc.profiles()
     decisions = decide_types(profiles, settings, type_model)
