@@ -304,9 +304,10 @@ def _blocks(table: pa.Table, named: Sequence[tuple[str, str]]) -> _Blocks:
         if key == "handle":
             handle_groups = groups
         crowded[key] = frozenset(groups.values.filter(pa.array(groups.sizes > MAX_BUCKET)).to_pylist())
-        shared = (groups.codes >= 0) & (groups.sizes[np.maximum(groups.codes, 0)] >= 2) \
-            & (groups.sizes[np.maximum(groups.codes, 0)] <= MAX_BUCKET)
-        rows = np.flatnonzero(shared)
+        if not len(groups.values):  # nobody has one (a run without name keys)
+            continue
+        size = groups.sizes[np.maximum(groups.codes, 0)]
+        rows = np.flatnonzero((groups.codes >= 0) & (size >= 2) & (size <= MAX_BUCKET))
         heads.append(rows)
         tails.append(groups.first[groups.codes[rows]])
     assert handle_groups is not None

@@ -150,3 +150,22 @@ def test_author_pass_in_buckets_gives_the_in_memory_tables(run: Path, tmp_path: 
 
 def pc_any(column) -> bool:
     return bool(any(column.to_pylist()))
+
+def test_author_pass_without_handles_or_name_keys(tmp_path: Path) -> None:
+    """A run whose rows carry no handle, name key or profile link (a minimal export): everyone is a person of
+    their own, as with every profile at once."""
+    import pyarrow as pa
+
+    from common.settings import AuthorSettings
+    from labeling.authors import author_pass
+
+    part = tmp_path / "part.parquet"
+    pq.write_table(pa.table({"author_id": ["a1", "a2", "a1"], "platform": ["x", "linkedin", "x"],
+                             "text": ["Cardiologist here: the trial data look strong."] * 3}), part)
+    whole, buckets = tmp_path / "whole", tmp_path / "buckets"
+    _in_memory_tables([part], whole, AuthorSettings())
+    buckets.mkdir()
+    summary = author_pass.write_author_tables([part], buckets, AuthorSettings())
+    for name in ("authors.parquet", "author_links.parquet"):
+        assert pq.read_table(buckets / name).equals(pq.read_table(whole / name)), name
+    assert summary == json.loads((whole / "summary.json").read_text()) and summary["persons"] == 2
