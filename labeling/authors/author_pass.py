@@ -112,13 +112,14 @@ def write_author_tables(paths: Sequence[Path], out_dir: Path, settings: AuthorSe
     scratch = out_dir / SCRATCH_DIR
     shutil.rmtree(scratch, ignore_errors=True)  # a crashed pass's leftovers
     scratch.mkdir(parents=True)
+    # A malformed decisions file is the user's to fix: say so before minutes of typing, not after.
+    reviewed = read_link_decisions(Path(settings.link_decisions)) if settings.link_decisions else []
     try:
         boundaries, estimated = bucket_boundaries(paths, AUTHORS_PER_BUCKET, workers)
         sources = _partition(paths, boundaries, scratch) if boundaries else [paths]
         release_memory()  # the partition's batches, before the workers start and linking reads every author
         typed = _type_buckets(sources, scratch, settings, type_model,
                               workers if estimated >= POOL_MIN_AUTHORS else 1, progress)
-        reviewed = read_link_decisions(Path(settings.link_decisions)) if settings.link_decisions else []
         linked = _link(typed, settings, reviewed, scratch)
         release_memory()
         summary = _write_authors(typed, linked.persons, out_dir / AUTHORS_FILE)

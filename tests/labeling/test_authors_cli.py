@@ -87,7 +87,6 @@ def _in_memory_tables(parts: list[Path], out: Path, settings) -> None:
     """The reference: every profile at once (`resolve.resolve_authors`), as the author pass did before buckets."""
     from common.atomic import write_table_atomic
     from labeling.authors import resolve
-    from labeling.authors.linking import read_link_decisions  # noqa: F401 - resolve_authors reads the file itself
 
     out.mkdir()
     profiles = resolve.read_profiles(parts, settings.texts_per_author)
@@ -104,10 +103,10 @@ def test_author_pass_in_buckets_gives_the_in_memory_tables(run: Path, tmp_path: 
     """A run with more authors than `AUTHORS_PER_BUCKET` is partitioned into author-id ranges, typed bucket by
     bucket (in worker processes with 2 workers) and linked from compact columns: the tables and the summary
     must be those of every profile at once, crowded handles and reviewers' decisions included."""
+    import pyarrow as pa
+
     from common.settings import AuthorSettings
     from labeling.authors import author_pass, linking
-
-    import pyarrow as pa
 
     crowd = tmp_path / "crowd.parquet"  # a handle three accounts share (crowded), two of them also a name key
     pq.write_table(pa.table({  # and a profile that links an account nothing else ties it to
