@@ -20,7 +20,8 @@ set and the other 80% is "the user's training file". Each family gets that same 
 Figures: macro-F1 per task (mean and standard deviation over seeds), for binary tasks also average precision
 and the best precision at recall >= 0.95 (what the safety queue costs at its target), training seconds and the
 scoring rate (posts/s, features + every head, one process). Training the transformer on CPU takes minutes per
-corpus and seed; `--families` picks what to run and `--merge` adds rows to an earlier JSON.
+corpus and seed; `--families` picks what to run, `--merge` adds rows to an earlier JSON (replacing only the
+same corpus, family and seed) and `--first-seed` continues a corpus's seeds where an earlier run stopped.
 """
 
 from __future__ import annotations
@@ -336,6 +337,8 @@ def main() -> None:
     parser.add_argument("data_dir", type=Path)
     parser.add_argument("--demo", type=Path, default=None, help="a dataset folder written by occ dataset")
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="run seeds FIRST..FIRST+SEEDS-1 (add seeds to an earlier JSON with --merge)")
     parser.add_argument("--families", default="reference,baseline")
     parser.add_argument("--corpora", default=None, help="comma-separated corpus names (default: all)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "BENCHMARKS.md")
@@ -361,10 +364,12 @@ def main() -> None:
         runs = json.loads(args.json.read_text())["runs"]
         corpora = []
     elif args.merge and args.json.is_file():
+        seeds = set(range(args.first_seed, args.first_seed + args.seeds))
         runs = [r for r in json.loads(args.json.read_text())["runs"]
-                if not (r["family"] in {f + args.tag for f in families} and r["corpus"] in {c.name for c in corpora})]
+                if not (r["family"] in {f + args.tag for f in families} and r["corpus"] in {c.name for c in corpora}
+                        and r["seed"] in seeds)]
     for corpus in corpora:
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             for family in families:
                 run = measure(corpus, family, seed, settings)
                 run["family"] += args.tag

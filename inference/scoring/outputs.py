@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -90,7 +90,7 @@ report records as the reporter's qualification (health care professional or cons
 
 
 def write_adverse_events(parts: Iterable[Path], out_path: Path, spec: TaskSpec,
-                         author_types: Mapping[str, str] | None = None) -> int:
+                         author_types: Callable[[Sequence[str]], Mapping[str, str]] | None = None) -> int:
     """Every scored post whose decision on the safety task is its flagged label, for the safety team.
 
     Built from the decision column itself, never by re-applying the threshold to the stored scores: the
@@ -105,14 +105,16 @@ def write_adverse_events(parts: Iterable[Path], out_path: Path, spec: TaskSpec,
         writer = csv.writer(handle, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
         writer.writerow(AE_COLUMNS)
         for part in parts:
-            count += _write_flagged(writer, part, columns, spec, author_types or {})
+            count += _write_flagged(writer, part, columns, spec, author_types)
     return count
 
 
-def _write_flagged(writer: Any, part: Path, columns: list[str], spec: TaskSpec, author_types: Mapping[str, str]) -> int:
+def _write_flagged(writer: Any, part: Path, columns: list[str], spec: TaskSpec,
+                   types_of: Callable[[Sequence[str]], Mapping[str, str]] | None) -> int:
     table = pq.read_table(part, columns=columns)
     flagged = pc.equal(table.column(spec.name), pa.scalar(spec.positive, pa.string())).fill_null(False)
     hits = table.filter(flagged)
+    author_types = types_of(hits.column("author_id").to_pylist()) if types_of is not None and hits.num_rows else {}
     probabilities = hits.column(f"{spec.name}_scores").combine_chunks().field(spec.positive).to_numpy(zero_copy_only=False)
     for row, probability in zip(hits.drop_columns([spec.name, f"{spec.name}_scores"]).to_pylist(), probabilities):
         row["products"] = "|".join(row["products"] or [])

@@ -38,7 +38,7 @@ from common.checksums import sha256_file
 from common.errors import OccError
 from common.progress import Progress
 from common.settings import ScoreSettings, Settings
-from inference.scoring.authors import author_pass, author_types
+from inference.scoring.authors import AuthorTypes, author_pass
 from inference.scoring.outputs import scored_schema, scored_table, write_adverse_events
 from labeling.authors.signals import name_key_secret
 from labeling.ingest.batches import (
@@ -313,7 +313,8 @@ def finish_run(out_dir: Path, inputs: Sequence[Path], checksums: dict[str, str],
     ae_count = None
     safety = next((s for s in bundle.specs if s.name == settings.safety.task and s.kind == "binary"), None)
     if safety is not None:
-        ae_count = write_adverse_events(parts, out_dir / AE_FILE, safety, author_types(out_dir))
+        with AuthorTypes(out_dir) as types:
+            ae_count = write_adverse_events(parts, out_dir / AE_FILE, safety, types)
     seconds = time.monotonic() - started
     manifest = {
         "complete": True,

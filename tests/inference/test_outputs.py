@@ -87,11 +87,14 @@ def test_adverse_event_export_follows_the_decision_column_at_the_rounding_edge(t
 
 
 def test_adverse_event_export_names_the_reporters_qualification(tmp_path) -> None:
-    """The safety team records whether the reporter is a health care professional: from the author pass."""
+    """The safety team records whether the reporter is a health care professional: from the author pass's
+    authors.parquet, looked up part by part from an on-disk table (no dict of every author)."""
     import csv
 
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from inference.scoring.authors import AuthorTypes
     from inference.scoring.outputs import write_adverse_events
 
     n = 4
@@ -102,8 +105,11 @@ def test_adverse_event_export_names_the_reporters_qualification(tmp_path) -> Non
                   "scored_at": datetime(2026, 1, 1, tzinfo=timezone.utc)}
     part = tmp_path / "part-000000.parquet"
     pq.write_table(scored_table(rows, SPECS, proba, {**THRESHOLDS, "ae": [0.5]}, provenance), part)
-    types = {"doc": "physician", "pat": "patient_caregiver", "bot": "unknown"}
-    assert write_adverse_events([part], tmp_path / "ae.csv", SPECS[2], types) == n
+    types = {"doc": "physician", "pat": "patient_caregiver", "bot": "unknown", "other": "physician"}
+    pq.write_table(pa.table({"author_id": list(types), "author_type": list(types.values())}), tmp_path / "authors.parquet")
+    with AuthorTypes(tmp_path) as lookup:
+        assert lookup.count == 4 and lookup(["pat", "nobody", None, "pat"]) == {"pat": "patient_caregiver"}
+        assert write_adverse_events([part], tmp_path / "ae.csv", SPECS[2], lookup) == n
     with open(tmp_path / "ae.csv", encoding="utf-8", newline="") as handle:
         exported = {row["post_id"]: (row["reporter_type"], row["reporter_is_hcp"]) for row in csv.DictReader(handle)}
     assert exported == {"p0": ("physician", "yes"), "p1": ("patient_caregiver", "no"), "p2": ("unknown", "unknown"),

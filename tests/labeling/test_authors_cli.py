@@ -130,6 +130,7 @@ def test_author_pass_in_buckets_gives_the_in_memory_tables(run: Path, tmp_path: 
     monkeypatch.setattr(author_pass, "AUTHORS_PER_BUCKET", 11)  # not a divisor: ranges of uneven sizes
     monkeypatch.setattr(author_pass, "POOL_MIN_AUTHORS", 10)
     monkeypatch.setattr(author_pass, "LINK_BATCH", 3)  # whole blocking components, a few at a time
+    monkeypatch.setattr(author_pass, "EDGE_ROWS", 4)  # profile links read a few accounts at a time
     monkeypatch.setattr(author_pass, "SAMPLE_CAP", 64)  # the sample halves: the estimate is a real estimate
     buckets.mkdir()
     summary = author_pass.write_author_tables(parts, buckets, settings, workers=workers)
