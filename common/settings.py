@@ -53,7 +53,7 @@ class IngestSettings:
     """Processes that run the row pipeline (parse, validate, redact, find products) of `occ ingest` and `occ score`;
     de-duplication, order and writing stay in the main process, so the output is the same for any number.
     None: one per CPU core this process may use; 1: no worker process."""
-    dedup_cache_mb: int = 64
+    dedup_cache_mb: int = 4
     """Memory for the page cache of the on-disk de-duplication index (labeling/ingest/dedup.py): the index itself
     grows with the dump on disk, not in memory."""
 

@@ -36,7 +36,7 @@ class DedupIndex:
     behind the progress file written after it; ingest, which is not resumed, skips the journal.
     """
 
-    def __init__(self, path: Path, cache_mb: int = 64, durable: bool = False) -> None:
+    def __init__(self, path: Path, cache_mb: int = 4, durable: bool = False) -> None:
         self.path = Path(path)
         self._db = sqlite3.connect(self.path, isolation_level=None)
         if durable:
