@@ -15,6 +15,7 @@ import numpy as np
 
 from common.errors import OccError
 from common.settings import AuthorSettings
+from common.sqlite_lookup import rows_where_in
 from labeling.authors.author_pass import write_author_tables
 from labeling.authors.classify import AuthorProfile
 from labeling.authors.documents import AUTHOR_TASK, author_document
@@ -69,7 +70,6 @@ class AuthorTypes:
     """
 
     BATCH = 20_000
-    _PARAMS = 30_000  # below SQLite's limit of 32,766 bound parameters per statement
 
     def __init__(self, out_dir: Path, cache_mb: int = 4) -> None:
         import sqlite3
@@ -95,14 +95,8 @@ class AuthorTypes:
 
     def __call__(self, author_ids: Sequence[str]) -> dict[str, str]:
         """The types of those of `author_ids` the author pass typed (others are left out)."""
-        unique = list(dict.fromkeys(a for a in author_ids if a))
-        found: dict[str, str] = {}
-        for i in range(0, len(unique), self._PARAMS):
-            part = unique[i:i + self._PARAMS]
-            marks = ",".join("?" * len(part))
-            found.update(self._db.execute(f"SELECT author_id, author_type FROM types WHERE author_id IN ({marks})",
-                                          part).fetchall())
-        return found
+        return dict(rows_where_in(self._db, "SELECT author_id, author_type FROM types", "author_id",
+                                  [a for a in author_ids if a]))
 
     def close(self) -> None:
         self._db.close()

@@ -89,8 +89,12 @@ AE_COLUMNS = ["post_id", "platform", "author_id", "reporter_type", "reporter_is_
 report records as the reporter's qualification (health care professional or consumer)."""
 
 
+TypesOf = Callable[[Sequence[str]], Mapping[str, str]]
+"""The author types of a batch of author ids (`inference.scoring.authors.AuthorTypes`)."""
+
+
 def write_adverse_events(parts: Iterable[Path], out_path: Path, spec: TaskSpec,
-                         author_types: Callable[[Sequence[str]], Mapping[str, str]] | None = None) -> int:
+                         author_types: TypesOf | None = None) -> int:
     """Every scored post whose decision on the safety task is its flagged label, for the safety team.
 
     Built from the decision column itself, never by re-applying the threshold to the stored scores: the
@@ -110,7 +114,7 @@ def write_adverse_events(parts: Iterable[Path], out_path: Path, spec: TaskSpec,
 
 
 def _write_flagged(writer: Any, part: Path, columns: list[str], spec: TaskSpec,
-                   types_of: Callable[[Sequence[str]], Mapping[str, str]] | None) -> int:
+                   types_of: TypesOf | None) -> int:
     table = pq.read_table(part, columns=columns)
     flagged = pc.equal(table.column(spec.name), pa.scalar(spec.positive, pa.string())).fill_null(False)
     hits = table.filter(flagged)

@@ -20,8 +20,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from common.sqlite_lookup import rows_where_in
+
 _SIGN = 1 << 63
-_PARAMS = 30_000  # below SQLite's limit of 32,766 bound parameters per statement
 
 
 def _signed(fingerprint: int) -> int:
@@ -71,22 +72,10 @@ class DedupIndex:
         self._db.execute("COMMIT")
 
     def _known_ids(self, post_ids: Sequence[str]) -> set[str]:
-        found: set[str] = set()
-        unique = list(dict.fromkeys(post_ids))
-        for i in range(0, len(unique), _PARAMS):
-            part = unique[i:i + _PARAMS]
-            marks = ",".join("?" * len(part))
-            found.update(r[0] for r in self._db.execute(f"SELECT post_id FROM ids WHERE post_id IN ({marks})", part))
-        return found
+        return {r[0] for r in rows_where_in(self._db, "SELECT post_id FROM ids", "post_id", post_ids)}
 
     def _known_texts(self, fingerprints: Sequence[int]) -> dict[int, str]:
-        found: dict[int, str] = {}
-        unique = list(dict.fromkeys(fingerprints))
-        for i in range(0, len(unique), _PARAMS):
-            part = unique[i:i + _PARAMS]
-            marks = ",".join("?" * len(part))
-            found.update(self._db.execute(f"SELECT fp, post_id FROM texts WHERE fp IN ({marks})", part).fetchall())
-        return found
+        return dict(rows_where_in(self._db, "SELECT fp, post_id FROM texts", "fp", fingerprints))
 
     def admit(self, post_ids: Sequence[str], fingerprints: Sequence[int], authored: Sequence[bool],
               chunk: int) -> list[tuple[str, str] | None]:
