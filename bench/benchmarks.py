@@ -223,7 +223,28 @@ def precision_at_recall(scores: np.ndarray, positive: np.ndarray, target: float 
     return float(precision[recall >= target].max())
 
 
-def measure(corpus: Corpus, family: str, seed: int, settings: Settings) -> dict[str, Any]:
+def keep_probabilities(folder: Path, corpus: Corpus, family: str, seed: int, test_proba: dict[str, np.ndarray],
+                       test_targets: dict[str, np.ndarray]) -> None:
+    """Write a member's calibrated validation and test probabilities with their targets to one .npz.
+
+    Why: the ensemble only mixes its members' probabilities, so with these files any combination rule can be
+    compared on every corpus and seed without fine-tuning a transformer again.
+    """
+    fitted = _FITTED.get((corpus.name, seed, family))
+    if fitted is None:
+        return
+    arrays = {}
+    for spec in corpus.specs:
+        arrays[f"validation_proba.{spec.name}"] = fitted.validation_proba[spec.name]
+        arrays[f"validation_targets.{spec.name}"] = fitted.validation_targets[spec.name]
+        arrays[f"test_proba.{spec.name}"] = test_proba[spec.name]
+        arrays[f"test_targets.{spec.name}"] = test_targets[spec.name]
+    folder.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(folder / f"{corpus.name}.{family}.{seed}.npz", **arrays)
+
+
+def measure(corpus: Corpus, family: str, seed: int, settings: Settings,
+            probabilities: Path | None = None) -> dict[str, Any]:
     from sklearn.metrics import average_precision_score
 
     from training.metrics import evaluate_all
@@ -241,6 +262,8 @@ def measure(corpus: Corpus, family: str, seed: int, settings: Settings) -> dict[
     proba(texts * repeat)
     rate = len(texts) * repeat / (time.perf_counter() - started)
     metrics = evaluate_all(corpus.specs, p, y, thresholds)
+    if probabilities is not None:
+        keep_probabilities(probabilities, corpus, family, seed, p, y)
     out: dict[str, Any] = {"corpus": corpus.name, "family": family, "seed": seed, "fit_s": fit_s, "posts_per_s": rate,
                            "n_train": int(training_file.size), "n_test": int(test.size), "tasks": {}}
     for spec in corpus.specs:
@@ -347,6 +370,8 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="change a setting for this run (YAML value), e.g. transformer.truncation=head")
     parser.add_argument("--tag", default="", help="suffix of the family names in the table, e.g. [head]")
+    parser.add_argument("--probabilities", type=Path, default=None, metavar="DIR",
+                        help="also write the baseline's and transformer's validation and test probabilities here")
     parser.add_argument("--render", action="store_true", help="only rewrite --out from the runs in --json")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -371,7 +396,7 @@ def main() -> None:
     for corpus in corpora:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             for family in families:
-                run = measure(corpus, family, seed, settings)
+                run = measure(corpus, family, seed, settings, args.probabilities)
                 run["family"] += args.tag
                 runs.append(run)
                 args.json.parent.mkdir(parents=True, exist_ok=True)
