@@ -383,6 +383,21 @@ class AdaptSettings:
 
 
 @dataclass(frozen=True)
+class EnsembleSettings:
+    """`occ train --model ensemble`: how the baseline's and the transformer's calibrated probabilities are mixed."""
+
+    baseline_weight: float | None = 0.5
+    """The baseline's share of every task's mixed probability; null = chosen per task on validation log loss.
+    Equal shares measured better on every shared corpus (docs/BENCHMARKS.md): the transformer's validation
+    probabilities come from the epoch early stopping chose on that same set, so a weight chosen there leans
+    too far toward it."""
+
+    def __post_init__(self) -> None:
+        if self.baseline_weight is not None:
+            _within(self, "baseline_weight", 0.0, 1.0)
+
+
+@dataclass(frozen=True)
 class RegistrySettings:
     """Where versions are registered in MLflow (tracking itself comes from MLFLOW_TRACKING_URI)."""
 
@@ -555,6 +570,7 @@ class Settings:
     baseline: BaselineSettings = field(default_factory=BaselineSettings)
     transformer: TransformerSettings = field(default_factory=TransformerSettings)
     adapt: AdaptSettings = field(default_factory=AdaptSettings)
+    ensemble: EnsembleSettings = field(default_factory=EnsembleSettings)
     registry: RegistrySettings = field(default_factory=RegistrySettings)
     promote: PromoteSettings = field(default_factory=PromoteSettings)
     score: ScoreSettings = field(default_factory=ScoreSettings)
@@ -685,7 +701,7 @@ def _coerce(value: Any, annotation: Any, source: str, key: str) -> Any:
 def _section_name(obj: Any) -> str:
     return {IngestSettings: "ingest", AuthorSettings: "authors", DemoSettings: "demo", DatasetSettings: "dataset",
             LabelSettings: "label", ThresholdSettings: "thresholds", SafetySettings: "safety", BaselineSettings: "baseline",
-            TransformerSettings: "transformer", AdaptSettings: "adapt", RegistrySettings: "registry", PromoteSettings: "promote",
+            TransformerSettings: "transformer", AdaptSettings: "adapt", EnsembleSettings: "ensemble", RegistrySettings: "registry", PromoteSettings: "promote",
             ScoreSettings: "score", ReportSettings: "report", ReviewSettings: "review"}.get(type(obj), type(obj).__name__)
 
 

@@ -1,10 +1,11 @@
 """`EnsembleClassifier`: the TF-IDF baseline and the transformer, combined per task by a weighted mean.
 
 Why a weighted mean of calibrated probabilities and not a stacker: users bring hundreds to a few thousand
-labels, and the combiner is fitted on the validation split alone; one weight per task (chosen on a grid by
-validation log loss, `training.recipe.combine`) cannot overfit that, a stacker over every label's probability
-can. Both members are calibrated (temperature scaling) before they are mixed, so the weight trades skill, not
-scale. The two families err differently (character n-grams against contextual meaning), which is where the
+labels, and the combiner could only be fitted on the validation split; a stacker over every label's probability
+overfits that. The weight is one number per task: equal shares by default (`ensemble.baseline_weight`), which
+measured better than a weight chosen on validation log loss on every shared corpus (`training.recipe.combine`
+says why). Both members are calibrated (temperature scaling) before they are mixed, so the weight trades skill,
+not scale. The two families err differently (character n-grams against contextual meaning), which is where the
 gain comes from.
 
 Saved as one folder: each member's own `save()` output in a subfolder, and `ensemble.json` with the weights, the

@@ -239,23 +239,30 @@ def log_loss(spec: TaskSpec, proba: np.ndarray, y: np.ndarray) -> float:
 
 def combine(specs: Sequence[TaskSpec], baseline: FittedRecipe, transformer: FittedRecipe, validation: Split,
             settings: Settings) -> FittedRecipe:
-    """The ensemble of two fitted members: per-task weight by validation log loss, thresholds on the mix.
+    """The ensemble of two fitted members: each task's weight (`ensemble.baseline_weight`), thresholds on the mix.
 
-    The transformer's validation probabilities come from the model early stopping chose on that same
-    validation set, so they are slightly optimistic; the baseline's are out-of-fold. The weight is therefore
-    a little biased toward the transformer, never toward overfitting the mix itself (one number per task).
+    Equal shares by default. A weight chosen on validation log loss (`baseline_weight: null`) leans toward the
+    transformer: its validation probabilities come from the epoch early stopping chose on that same set (and
+    its temperatures are fitted there), so they look better there than on new text, while the baseline's are
+    out-of-fold. Measured on the shared corpora, equal shares beat that choice, and both members, on each one
+    (docs/BENCHMARKS.md).
     """
     from models.ensemble import EnsembleClassifier, mix
 
     start = time.monotonic()
     n = len(validation[0])
     first, second = _validation_rows(baseline, n), _validation_rows(transformer, n)
+    fixed = settings.ensemble.baseline_weight
     weights = {}
     for spec in specs:
+        if fixed is not None:
+            weights[spec.name] = float(fixed)
+            continue
         losses = [log_loss(spec, w * first[spec.name] + (1 - w) * second[spec.name], validation[1][spec.name])
                   for w in WEIGHT_GRID]
         weights[spec.name] = float(WEIGHT_GRID[int(np.argmin(losses))])
-    logger.info("ensemble weights of the baseline per task (validation log loss): %s", weights)
+    logger.info("ensemble weights of the baseline per task (%s): %s",
+                "ensemble.baseline_weight" if fixed is not None else "validation log loss", weights)
     mixed = mix(specs, first, second, weights)
     thresholds, safety = tune_with_policy(specs, mixed, validation[1], settings.thresholds, settings.safety)
     model = EnsembleClassifier(specs, {"baseline": baseline.model, "transformer": transformer.model},

@@ -1,4 +1,5 @@
-"""The ensemble: weights chosen on validation follow the better member, and the artifact scores as it was fitted."""
+"""The ensemble: equal shares by default, weights chosen on validation follow the better member, and the artifact
+scores as it was fitted."""
 
 from __future__ import annotations
 
@@ -44,13 +45,20 @@ def test_the_ensemble_leans_on_the_better_member_and_round_trips(tmp_path: Path)
     table = make_labeled_table(360, seed=5)
     train, validation, test = split(table, slice(0, 220)), split(table, slice(220, 290)), split(table, slice(290, 360))
     # a transformer that barely trained (one epoch, tiny, tiny learning rate) against a good baseline
-    config = settings(baseline={"min_df": 1}, safety={"task": "flag"},
+    config = settings(baseline={"min_df": 1}, safety={"task": "flag"}, ensemble={"baseline_weight": None},
                       transformer={"encoder": str(tiny_encoder(tmp_path / "enc")), "epochs": 1, "batch_size": 32,
                                    "learning_rate": 1e-6, "head_learning_rate": 1e-5})
     baseline = fit_recipe("baseline", SPECS, train, validation, config)
     transformer = fit_recipe("transformer", SPECS, train, validation, config, progress=False)
     ensemble = combine(SPECS, baseline, transformer, validation, config)
     assert all(w >= 0.7 for w in ensemble.model.weights.values()), ensemble.model.weights
+    # the shipped default: both calibrated members, half each, whatever validation says
+    halves = combine(SPECS, baseline, transformer, validation, config.replace("ensemble", baseline_weight=0.5))
+    assert halves.model.weights == {s.name: 0.5 for s in SPECS}
+    members = halves.model.member_proba(test[0])
+    mixed = halves.model.predict_proba(test[0])
+    for spec in SPECS:
+        np.testing.assert_allclose(mixed[spec.name], (members["baseline"][spec.name] + members["transformer"][spec.name]) / 2)
 
     def test_f1(recipe) -> float:  # noqa: ANN001
         from models.calibration import apply_temperatures
