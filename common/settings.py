@@ -388,9 +388,9 @@ class EnsembleSettings:
 
     baseline_weight: float | None = 0.5
     """The baseline's share of every task's mixed probability; null = chosen per task on validation log loss.
-    Equal shares measured better on every shared corpus (docs/BENCHMARKS.md): the transformer's validation
-    probabilities come from the epoch early stopping chose on that same set, so a weight chosen there leans
-    too far toward it."""
+    Equal shares measured above both members on each corpus where both were compared (docs/BENCHMARKS.md); a
+    weight chosen on validation leans too far toward the transformer, whose validation probabilities come from
+    the epoch early stopping chose on that same set."""
 
     def __post_init__(self) -> None:
         if self.baseline_weight is not None:

@@ -3,7 +3,7 @@
 Why a weighted mean of calibrated probabilities and not a stacker: users bring hundreds to a few thousand
 labels, and the combiner could only be fitted on the validation split; a stacker over every label's probability
 overfits that. The weight is one number per task: equal shares by default (`ensemble.baseline_weight`), which
-measured better than a weight chosen on validation log loss on every shared corpus (`training.recipe.combine`
+measured better than a weight chosen on validation log loss on most shared corpora (`training.recipe.combine`
 says why). Both members are calibrated (temperature scaling) before they are mixed, so the weight trades skill,
 not scale. The two families err differently (character n-grams against contextual meaning), which is where the
 gain comes from.

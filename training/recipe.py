@@ -237,6 +237,23 @@ def log_loss(spec: TaskSpec, proba: np.ndarray, y: np.ndarray) -> float:
     return float(-np.log(p[keep, y[keep]]).mean()) if keep.any() else 0.0
 
 
+def ensemble_weights(specs: Sequence[TaskSpec], baseline: Mapping[str, np.ndarray], transformer: Mapping[str, np.ndarray],
+                     targets: Mapping[str, np.ndarray], baseline_weight: float | None) -> dict[str, float]:
+    """The baseline's share per task: `baseline_weight` for every task, or (None) the grid value with the lowest
+    log loss of the mix on these (validation) targets."""
+    weights = {}
+    for spec in specs:
+        if baseline_weight is not None:
+            weights[spec.name] = float(baseline_weight)
+            continue
+        losses = [log_loss(spec, w * baseline[spec.name] + (1 - w) * transformer[spec.name], targets[spec.name])
+                  for w in WEIGHT_GRID]
+        weights[spec.name] = float(WEIGHT_GRID[int(np.argmin(losses))])
+    logger.info("ensemble weights of the baseline per task (%s): %s",
+                "ensemble.baseline_weight" if baseline_weight is not None else "validation log loss", weights)
+    return weights
+
+
 def combine(specs: Sequence[TaskSpec], baseline: FittedRecipe, transformer: FittedRecipe, validation: Split,
             settings: Settings) -> FittedRecipe:
     """The ensemble of two fitted members: each task's weight (`ensemble.baseline_weight`), thresholds on the mix.
@@ -244,25 +261,15 @@ def combine(specs: Sequence[TaskSpec], baseline: FittedRecipe, transformer: Fitt
     Equal shares by default. A weight chosen on validation log loss (`baseline_weight: null`) leans toward the
     transformer: its validation probabilities come from the epoch early stopping chose on that same set (and
     its temperatures are fitted there), so they look better there than on new text, while the baseline's are
-    out-of-fold. Measured on the shared corpora, equal shares beat that choice, and both members, on each one
-    (docs/BENCHMARKS.md).
+    out-of-fold. On the shared corpora compared so far, equal shares beat both members on each one, and that
+    choice on most (docs/BENCHMARKS.md).
     """
     from models.ensemble import EnsembleClassifier, mix
 
     start = time.monotonic()
     n = len(validation[0])
     first, second = _validation_rows(baseline, n), _validation_rows(transformer, n)
-    fixed = settings.ensemble.baseline_weight
-    weights = {}
-    for spec in specs:
-        if fixed is not None:
-            weights[spec.name] = float(fixed)
-            continue
-        losses = [log_loss(spec, w * first[spec.name] + (1 - w) * second[spec.name], validation[1][spec.name])
-                  for w in WEIGHT_GRID]
-        weights[spec.name] = float(WEIGHT_GRID[int(np.argmin(losses))])
-    logger.info("ensemble weights of the baseline per task (%s): %s",
-                "ensemble.baseline_weight" if fixed is not None else "validation log loss", weights)
+    weights = ensemble_weights(specs, first, second, validation[1], settings.ensemble.baseline_weight)
     mixed = mix(specs, first, second, weights)
     thresholds, safety = tune_with_policy(specs, mixed, validation[1], settings.thresholds, settings.safety)
     model = EnsembleClassifier(specs, {"baseline": baseline.model, "transformer": transformer.model},
