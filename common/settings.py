@@ -429,12 +429,17 @@ class ScoreSettings:
     """Posts per forward pass (transformer)."""
     precision: str = "auto"
     """auto | fp32 | bf16 | int8 (transformer models)."""
+    model_process_posts: int = 200000
+    """A transformer (or ensemble) scores in a process of its own, replaced after this many posts, which bounds
+    the memory that scoring leaves behind (inference/scoring/model_process.py); 0 scores in the main process."""
     expect_taxonomy_version: str | None = None
     """Set to refuse models trained on another taxonomy version."""
 
     def __post_init__(self) -> None:
         _positive(self, "chunk_rows", "batch_size")
         _choice(self, "precision", SCORING_PRECISIONS)
+        if self.model_process_posts < 0:
+            raise SettingsError(f"score.model_process_posts must be 0 or more, got {self.model_process_posts}")
 
 
 @dataclass(frozen=True)

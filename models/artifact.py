@@ -59,6 +59,42 @@ def _load_family(kind: str, directory: Path) -> MultiTaskModel:
     raise ArtifactError(f"unknown model kind {kind!r}; expected one of {MODEL_KINDS}")
 
 
+class DeferredModel:
+    """A bundle folder's model, loaded on first use.
+
+    Why: `occ score` keeps the model out of its main process (a transformer scores in a process of its own, the
+    baseline in the row pipeline's workers), and loading it there anyway cost that process torch, transformers
+    and the weights: about 300 MB of the MiniLM run's peak. Pickled, it is only the folder's path, so each
+    process that scores loads the model from the folder (checksums verified again) instead of receiving it.
+    """
+
+    def __init__(self, kind: str, directory: Path) -> None:
+        self.kind, self.directory = kind, Path(directory)
+        self._model: MultiTaskModel | None = None
+
+    def loaded(self) -> MultiTaskModel:
+        if self._model is None:
+            verify_bundle(self.directory.parent)
+            self._model = _load_family(self.kind, self.directory)
+        return self._model
+
+    @property
+    def thresholds_(self) -> dict[str, list[float]]:
+        return self.loaded().thresholds_
+
+    def predict_proba(self, texts: Sequence[str], **kwargs: Any) -> dict[str, np.ndarray]:
+        return self.loaded().predict_proba(texts, **kwargs)
+
+    def save(self, directory: str | Path) -> Any:
+        return self.loaded().save(directory)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"kind": self.kind, "directory": str(self.directory)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["kind"], Path(state["directory"]))  # type: ignore[misc]
+
+
 def _file_checksums(root: Path) -> dict[str, str]:
     return {str(p.relative_to(root)): sha256_file(p) for p in sorted(root.rglob("*")) if p.is_file() and p.name != CHECKSUMS}
 
@@ -148,11 +184,16 @@ def verify_bundle(directory: str | Path) -> None:
                                 "corrupted or was tampered with; re-log the model")
 
 
-def load_bundle(directory: str | Path) -> ModelBundle:
+def load_bundle(directory: str | Path, defer_model: bool = False) -> ModelBundle:
+    """The bundle in `directory`, checksums verified first; `defer_model` loads the model only when it is used
+    (`DeferredModel`), so the folder must then stay where it is while the bundle is in use."""
     root = Path(directory)
     verify_bundle(root)
     meta = read_bundle_meta(root)
-    model = _load_family(meta["kind"], root / MODEL_SUBDIR)
+    if meta.get("kind") not in MODEL_KINDS:
+        raise ArtifactError(f"unknown model kind {meta.get('kind')!r}; expected one of {MODEL_KINDS}")
+    model: MultiTaskModel = (DeferredModel(meta["kind"], root / MODEL_SUBDIR) if defer_model
+                             else _load_family(meta["kind"], root / MODEL_SUBDIR))
     return ModelBundle(meta["kind"], model, meta["taxonomy"], {k: list(v) for k, v in meta["thresholds"].items()},
                        meta.get("products"), meta.get("info", {}), meta.get("calibration"))
 

@@ -7,6 +7,7 @@ Moving an alias while a run is going must change nothing, so every later step us
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from common.errors import OccError
@@ -55,9 +56,13 @@ def pin(model_uri: str) -> PinnedModel:
     return PinnedModel(model_uri, f"models:/{found.name}/{found.version}", found.name, str(found.version), found.run_id)
 
 
-def load_pinned(pinned: PinnedModel) -> ModelBundle:
+def load_pinned(pinned: PinnedModel, defer_model: bool = False) -> ModelBundle:
+    """The pinned version's bundle. `defer_model` reads only its metadata now and loads the model where it is
+    first used (`models.artifact.DeferredModel`: `occ score` scores in other processes)."""
     import mlflow
 
+    if defer_model:
+        return _load_deferred(pinned)
     try:
         loaded = mlflow.pyfunc.load_model(pinned.uri)
     except Exception as exc:  # noqa: BLE001 - corrupted or missing artifacts surface as many types
@@ -67,3 +72,25 @@ def load_pinned(pinned: PinnedModel) -> ModelBundle:
     if bundle is None:
         raise ModelRefError(f"{pinned.uri} is not an occ-insights model (no bundle inside); register it with `occ train`")
     return bundle
+
+
+def _load_deferred(pinned: PinnedModel) -> ModelBundle:
+    """The pyfunc's files are downloaded (to a folder that lasts as long as this process, as `load_model`'s do),
+    and the bundle is read from the path its MLmodel file gives, without unpickling the pyfunc."""
+    import mlflow
+    from mlflow.models import Model
+
+    from models.artifact import ARTIFACT_KEY, load_bundle
+
+    try:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=pinned.uri))
+        flavor = Model.load(str(local)).flavors.get("python_function", {})
+    except Exception as exc:  # noqa: BLE001 - missing files and unreachable stores surface as many types
+        raise ModelRefError(f"cannot load model {pinned.uri}: {exc}") from exc
+    relative = (flavor.get("artifacts") or {}).get(ARTIFACT_KEY, {}).get("path")
+    if relative is None:
+        raise ModelRefError(f"{pinned.uri} is not an occ-insights model (no bundle inside); register it with `occ train`")
+    try:
+        return load_bundle(local / relative, defer_model=True)
+    except Exception as exc:  # noqa: BLE001 - as load_model's errors above
+        raise ModelRefError(f"cannot load model {pinned.uri}: {exc}") from exc

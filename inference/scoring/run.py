@@ -2,7 +2,9 @@
 
 One pass: the same row pipeline as `occ ingest` (validation, quarantine, de-duplication, redaction, product
 matching; judged in worker processes, de-duplicated in input order here: labeling/ingest/batches.py), then
-scoring. Each chunk of input rows becomes `scores/part-NNNNNN.parquet` and `quarantine/part-NNNNNN.parquet`,
+scoring: the TF-IDF baseline in the same worker processes; a transformer or ensemble in a process of its own,
+replaced every `score.model_process_posts` posts (inference/scoring/model_process.py), while this process
+judges the next chunk. Each chunk of input rows becomes `scores/part-NNNNNN.parquet` and `quarantine/part-NNNNNN.parquet`,
 written atomically, then `_progress.json` records the chunk as done with the run's counts so far. The
 de-duplication index lives on disk beside the run (`_dedup_index.sqlite`, each entry tagged with its chunk).
 `--resume` skips the finished chunks' rows unread by the pipeline, restores the counts from the progress file,
@@ -16,13 +18,15 @@ duplicates_dropped + suppressed`), and a run is resumed only with the list it st
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -39,9 +43,11 @@ from common.errors import OccError
 from common.progress import Progress
 from common.settings import ScoreSettings, Settings
 from inference.scoring.authors import AuthorTypes, author_pass
+from inference.scoring.model_process import ModelProcess
 from inference.scoring.outputs import scored_schema, scored_table, write_adverse_events
 from labeling.authors.signals import name_key_secret
 from labeling.ingest.batches import (
+    Admitted,
     PipelineRecipe,
     RowJudges,
     admit,
@@ -83,8 +89,21 @@ class BundleScorer:
         self.bundle, self.batch_size, self.precision = bundle, batch_size, precision
 
     def __call__(self, table: pa.Table) -> dict[str, np.ndarray]:
-        texts = table.column("text").to_pylist()
+        return self.score_texts(table.column("text").to_pylist())
+
+    def score_texts(self, texts: list[str]) -> dict[str, np.ndarray]:
         return self.bundle.predict_proba(texts, batch_size=self.batch_size, precision=self.precision)
+
+
+@dataclass
+class _Chunk:
+    """One admitted chunk on its way to its part files."""
+
+    number: int
+    kept: Admitted
+    proba: Callable[[], dict[str, np.ndarray]]
+    rows_read: int
+    stats: dict[str, Any]
 
 
 class ScoreError(OccError, RuntimeError):
@@ -183,7 +202,7 @@ def score(inputs: Sequence[Path], out_dir: Path, model_uri: str, settings: Setti
     out_dir = Path(out_dir)
     check_out_dir(out_dir, resume)
     pinned = pin(model_uri)
-    bundle = load_pinned(pinned)
+    bundle = load_pinned(pinned, defer_model=True)
     check_bundle(bundle, settings.score, pinned)
     out_dir.mkdir(parents=True, exist_ok=True)
     with OutputLock(out_dir):
@@ -212,7 +231,7 @@ def _score_locked(inputs: list[Path], out_dir: Path, pinned: PinnedModel, bundle
         if state["model"]["uri"] != pinned.uri:
             logger.info("resuming with the run's own pinned model %s (not %s)", state["model"]["uri"], pinned.uri)
             pinned = PinnedModel(**state["model"])
-            bundle = load_pinned(pinned)
+            bundle = load_pinned(pinned, defer_model=True)
     remove_stale_temporaries(out_dir)
     (out_dir / SCORES_DIR).mkdir(exist_ok=True)
     (out_dir / QUARANTINE_PARTS_DIR).mkdir(exist_ok=True)
@@ -239,45 +258,78 @@ def _score_locked(inputs: list[Path], out_dir: Path, pinned: PinnedModel, bundle
     workers = worker_count(settings.ingest)
     scorer = BundleScorer(bundle, config.batch_size, precision)
     in_workers = workers > 1 and bundle.kind == "baseline"
+    model_process = (ModelProcess(scorer.score_texts, config.model_process_posts)
+                     if bundle.kind != "baseline" and config.model_process_posts > 0 else None)
+    if model_process is not None:
+        # the model's process keeps every core busy; judging the next chunk here meanwhile costs a few percent
+        # of the model's time, and worker processes would only add their memory
+        workers = 1
     logger.info("row pipeline in %d process(es)%s", workers,
-                "; the model scores in them too" if in_workers else "")
+                "; the model scores in them too" if in_workers
+                else "; the model scores in a process of its own, meanwhile" if model_process else "")
     with DedupIndex(out_dir / DEDUP_INDEX, settings.ingest.dedup_cache_mb, durable=True) as index, \
             RowJudges(recipe, workers, post=scorer if in_workers else None) as judges, \
+            (model_process or contextlib.nullcontext()), \
             Progress("score", total=total, unit="posts", enabled=progress) as bar:
+        if model_process is not None:
+            model_process.start()
         index.rewind(done_chunks)  # what an interrupted chunk added is forgotten; finished chunks' entries stay
         for _ in range(done_chunks):  # finished by the interrupted run: their counts are in the progress file
             skipped = next(chunks, None)
             if skipped is None:
                 break
             bar.update(len(skipped))
+        def write_chunk(chunk: _Chunk) -> None:
+            """Chunk `chunk.number`'s parts, then the progress file that marks it done (its counts as of its own
+            admission: the next chunk may have been admitted meanwhile)."""
+            nonlocal scored_rows
+            t1 = time.monotonic()
+            table = None
+            if chunk.kept.table.num_rows:
+                proba = chunk.proba()
+                table = scored_table(chunk.kept.table, specs, proba, bundle.thresholds,
+                                     {**provenance_base, "scored_at": datetime.now(timezone.utc)})
+            timings["score_s"] += time.monotonic() - t1
+            t2 = time.monotonic()
+            with AtomicParquetWriter(out_dir / SCORES_DIR / _part_name(chunk.number), schema) as part:
+                if table is not None:
+                    part.write_table(table)
+            with AtomicParquetWriter(out_dir / QUARANTINE_PARTS_DIR / _part_name(chunk.number),
+                                     QUARANTINE_SCHEMA) as part:
+                part.write_rows(chunk.kept.quarantined)
+            scored_rows += chunk.kept.table.num_rows
+            write_json_atomic(out_dir / PROGRESS_FILE, {"chunks_done": chunk.number + 1, "inputs": checksums,
+                                                        "model": pinned.to_dict(), "chunk_rows": config.chunk_rows,
+                                                        "suppression": suppression.digest(), "stats": chunk.stats})
+            timings["write_s"] += time.monotonic() - t2
+            bar.update(chunk.rows_read)
+
+        waiting: _Chunk | None = None  # admitted and being scored while the next chunk is judged
         t0 = time.monotonic()
         for index_no, judged in enumerate(judges.judge(chunks), start=done_chunks):
             kept = admit(judged, index, stats, index_no)
             timings["read_validate_s"] += time.monotonic() - t0
             t1 = time.monotonic()
-            table = None
+            proba: Callable[[], dict[str, np.ndarray]] = dict
             if kept.table.num_rows:
                 if judged.extra is not None:  # scored in the worker, duplicates included: keep the kept rows'
                     keep = np.asarray(kept.keep, dtype=bool)
-                    proba = {task: values[keep] for task, values in judged.extra.items()}
+                    done = {task: values[keep] for task, values in judged.extra.items()}
+                    proba = done.copy
+                elif model_process is not None:
+                    proba = model_process.submit(kept.table)
                 else:
-                    proba = scorer(kept.table)
-                table = scored_table(kept.table, specs, proba, bundle.thresholds,
-                                     {**provenance_base, "scored_at": datetime.now(timezone.utc)})
+                    done = scorer(kept.table)
+                    proba = done.copy
             timings["score_s"] += time.monotonic() - t1
-            t2 = time.monotonic()
-            with AtomicParquetWriter(out_dir / SCORES_DIR / _part_name(index_no), schema) as part:
-                if table is not None:
-                    part.write_table(table)
-            with AtomicParquetWriter(out_dir / QUARANTINE_PARTS_DIR / _part_name(index_no), QUARANTINE_SCHEMA) as part:
-                part.write_rows(kept.quarantined)
-            scored_rows += kept.table.num_rows
-            write_json_atomic(out_dir / PROGRESS_FILE, {"chunks_done": index_no + 1, "inputs": checksums,
-                                                        "model": pinned.to_dict(), "chunk_rows": config.chunk_rows,
-                                                        "suppression": suppression.digest(), "stats": stats.state()})
-            timings["write_s"] += time.monotonic() - t2
-            bar.update(judged.rows_read)
+            if waiting is not None:
+                write_chunk(waiting)
+            waiting = _Chunk(index_no, kept, proba, judged.rows_read, stats.state())
             t0 = time.monotonic()
+        if waiting is not None:
+            write_chunk(waiting)
+    if model_process is not None:
+        timings["model_processes"] = len(model_process.pids)
     summary = _finish(out_dir, inputs, checksums, pinned, bundle, settings, stats, timings, started, scored_rows)
     (out_dir / DEDUP_INDEX).unlink(missing_ok=True)
     for extra in ("-wal", "-shm"):
