@@ -2,11 +2,15 @@
 
     python bench/bench_scale.py --model models:/occ-insights/1 [--posts 1000000] [--large 10000000] \
         [--transformer models:/occ-insights/2 --transformer-posts 2000 10000] [--reference DIR] [--workdir DIR]
+        [--stages ingest,score,transformer]
 
 Every run is `occ ingest` / `occ score` as a user runs it (a subprocess). Memory is sampled every 0.2 s over
 the whole process tree (the main process and its workers): the figures are the main process's peak RSS and the
 tree's peak total. Baselines, named and run in the same script:
 - `--workers 1`: the same code with no worker process, for the rate with 2 workers;
+- for the transformer, the model scoring in the main process (`score.model_process_posts: 0`) against the
+  shipped setting (a process of its own, replaced every 200,000 posts), on the same posts; with
+  `--transformer-posts 200000 1000000` and a tiny encoder this is the memory growth check;
 - `--reference DIR`: a checkout of the code before this change (`git worktree add DIR <commit>`), run on the
   same dump, for "today's" rate and memory (in-memory de-duplication, one process).
 The large dump repeats the generated one with fresh post, reply, author ids and handles (`-rK` suffixes: the
@@ -26,6 +30,7 @@ import time
 from pathlib import Path
 
 import psutil
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -174,22 +179,37 @@ def main() -> None:
 
     if "transformer" in stages and args.transformer:
         small, bigger = args.transformer_posts
-        print(f"\nocc score with {args.transformer} (transformer), {small:,} and {bigger:,} posts")
+        print(f"\nocc score with {args.transformer} (transformer), {small:,} and {bigger:,} posts; baseline for the "
+              "ratio: the model in the main process (score.model_process_posts: 0), run just before")
         print(header)
+        in_main = work / "params-model-in-main.yaml"
+        shipped = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+        shipped["score"]["model_process_posts"] = 0
+        in_main.write_text(yaml.safe_dump(shipped, sort_keys=False), encoding="utf-8")
+        runs: dict[int, dict] = {}
         for n in (small, bigger):
             sub = work / f"head{n}.jsonl"
             if not sub.exists():
-                with open(dump, encoding="utf-8") as src, open(sub, "w", encoding="utf-8") as dst:
+                source = dump if n <= args.posts else large
+                if source is None:
+                    raise SystemExit(f"--transformer-posts {n} needs --large of at least {n}")
+                with open(source, encoding="utf-8") as src, open(sub, "w", encoding="utf-8") as dst:
                     for i, text in enumerate(src):
                         if i >= n:
                             break
                         dst.write(text)
             score = ["score", str(sub), "--model", args.transformer]
-            ref = run([*score, "--out", str(out_dir())], code=args.reference) if args.reference else None
-            if ref:
-                print(line(f"today's code, {n:,} posts", ref, "rows_scored", None))
-            mine = run([*score, "--out", str(out_dir()), "--workers", "2"])
-            print(line(f"this code, 2 workers, {n:,} posts", mine, "rows_scored", ref))
+            ref = run([*score, "--out", str(out_dir()), "--params", str(in_main)])
+            print(line(f"in the main process, {n:,} posts", ref, "rows_scored", None))
+            mine = run([*score, "--out", str(out_dir())])
+            processes = mine["summary"].get("model_processes")
+            print(line(f"in its own process ({processes}), {n:,} posts", mine, "rows_scored", ref))
+            runs[n] = {"main": ref, "own": mine}
+        for name in ("main", "own"):
+            big, little = runs[bigger][name], runs[small][name]
+            print(f"  {'in the main process' if name == 'main' else 'in its own process'}: peak main RSS "
+                  f"{bigger:,} / {small:,} posts {big['main_mb'] / little['main_mb']:.2f}x; process tree "
+                  f"{big['tree_mb'] / little['tree_mb']:.2f}x")
 
 
 if __name__ == "__main__":

@@ -76,7 +76,8 @@ def score_command(
     if as_json:
         typer.echo(json.dumps({**counts, "seconds": timings["seconds"], "posts_per_second": timings["posts_per_second"],
                                "model_name": manifest["model"]["name"], "model_version": manifest["model"]["version"],
-                               "engine": engine, "out": str(out)}, sort_keys=True))
+                               "engine": engine, "out": str(out),
+                               "model_processes": timings.get("model_processes")}, sort_keys=True))
     if not counts["reconciled"]:
         raise typer.Exit(3)
 
