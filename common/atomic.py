@@ -67,34 +67,61 @@ def write_table_atomic(path: Path, table: pa.Table) -> None:
 
 
 class AtomicParquetWriter:
-    """Stream record batches into a Parquet file that appears under its final name only when complete."""
+    """Stream record batches into a Parquet file that appears under its final name only when complete.
 
-    def __init__(self, path: Path, schema: pa.Schema) -> None:
+    `row_group_rows` gathers small batches into row groups of about that many rows. Why: the Parquet writer
+    keeps every row group's metadata in memory until the file closes, about 20 KB per row group of the
+    ingested-posts schema (measured: 41 MB after 2,000 row groups, statistics or not), so one row group per
+    5,000-post batch made a single-file output grow by about 4 bytes per post; larger row groups also read
+    faster. The gathered rows are the cost: one row group's worth, whatever the file's size.
+    """
+
+    def __init__(self, path: Path, schema: pa.Schema, row_group_rows: int = 0) -> None:
         self.path = Path(path)
         self.schema = schema
+        self.row_group_rows = row_group_rows
         self._tmp = _tmp_path(self.path)
         self._writer: pq.ParquetWriter | None = pq.ParquetWriter(self._tmp, schema)
+        self._pending: list[pa.Table] = []
+        self._pending_rows = 0
         self.rows = 0
 
     def write_rows(self, rows: list[dict[str, Any]]) -> None:
         if rows and self._writer is not None:
-            self._writer.write_table(pa.Table.from_pylist(rows, schema=self.schema))
-            self.rows += len(rows)
+            self._write(pa.Table.from_pylist(rows, schema=self.schema))
 
     def write_table(self, table: pa.Table) -> None:
         if table.num_rows and self._writer is not None:
-            self._writer.write_table(table.cast(self.schema) if not table.schema.equals(self.schema) else table)
-            self.rows += table.num_rows
+            self._write(table.cast(self.schema) if not table.schema.equals(self.schema) else table)
+
+    def _write(self, table: pa.Table) -> None:
+        assert self._writer is not None
+        self.rows += table.num_rows
+        if self.row_group_rows <= 1:
+            self._writer.write_table(table)
+            return
+        self._pending.append(table)
+        self._pending_rows += table.num_rows
+        if self._pending_rows >= self.row_group_rows:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending and self._writer is not None:
+            gathered = pa.concat_tables(self._pending)
+            self._pending, self._pending_rows = [], 0
+            self._writer.write_table(gathered, row_group_size=max(gathered.num_rows, 1))
 
     def close(self) -> None:
         """Finish the file and move it onto its final name (an empty input still gives a valid file)."""
         if self._writer is None:
             return
+        self._flush()
         self._writer.close()
         self._writer = None
         commit_file(self._tmp, self.path)
 
     def abort(self) -> None:
+        self._pending, self._pending_rows = [], 0
         if self._writer is not None:
             try:
                 self._writer.close()
