@@ -80,7 +80,10 @@ def main() -> None:
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-spark-"))
     work.mkdir(parents=True, exist_ok=True)
-    env = {"MLFLOW_TRACKING_URI": os.environ.get("MLFLOW_TRACKING_URI", f"sqlite:///{work / 'mlflow.db'}")}
+    # a --model lives in the project's store (as `make demo` made it) unless MLFLOW_TRACKING_URI says otherwise;
+    # without one, a throwaway store in the work folder holds the baseline trained here
+    default_store = ROOT / "mlflow.db" if args.model else work / "mlflow.db"
+    env = {"MLFLOW_TRACKING_URI": os.environ.get("MLFLOW_TRACKING_URI", f"sqlite:///{default_store}")}
     model = args.model or train_model(work, env)
     runs = work / f"runs-{args.posts}-{int(time.time())}"  # fresh outputs: a scoring run refuses a used --out
     dump = runs / "dump"
