@@ -29,7 +29,7 @@ def score_command(
     products: Annotated[Optional[Path], typer.Option("--products", help="Product dictionary (default: the one inside the model).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue a stopped run in --out from its last completed chunk.")] = False,
     suppress: Annotated[Optional[Path], typer.Option("--suppress", help="Suppression (opt-out) list, .txt or .csv: these authors' posts are dropped before scoring (overrides ingest.suppress_file).")] = None,
-    workers: Annotated[Optional[int], typer.Option("--workers", help="Processes for the row pipeline (overrides ingest.workers; default one per CPU core; the output is the same for any number).")] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", help="Processes for the row pipeline (overrides ingest.workers; default one per CPU core; the output is the same for any number). A transformer or ensemble scores in a process of its own instead, while the main process judges the next chunk.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a summary as one JSON object last.")] = False,
     params_file: ParamsOption = None,
 ) -> None:

@@ -279,6 +279,7 @@ def _score_locked(inputs: list[Path], out_dir: Path, pinned: PinnedModel, bundle
             if skipped is None:
                 break
             bar.update(len(skipped))
+
         def write_chunk(chunk: _Chunk) -> None:
             """Chunk `chunk.number`'s parts, then the progress file that marks it done (its counts as of its own
             admission: the next chunk may have been admitted meanwhile)."""
