@@ -82,7 +82,8 @@ class ModelProcess:
         return self.submit(table)()
 
     def start(self) -> None:
-        """Start the process now, so that loading the model overlaps the first chunk's row pipeline."""
+        """Start the process now, so that its start-up overlaps the first chunk's row pipeline (the model itself
+        loads from its folder when the first chunk arrives: `models.artifact.DeferredModel`)."""
         self._start().submit(int, 0)
 
     def close(self) -> None:
