@@ -14,11 +14,13 @@ from __future__ import annotations
 import logging
 import os
 from concurrent.futures import Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable
 
 import numpy as np
 import pyarrow as pa
 
+from common.errors import OccError
 from common.processes import spawn_pool
 
 logger = logging.getLogger(__name__)
@@ -33,6 +35,10 @@ def _load(score_texts: TextScorer) -> None:
 
 def _score(texts: list[str]) -> tuple[int, dict[str, np.ndarray]]:
     return os.getpid(), _CHILD["score_texts"](texts)
+
+
+class ModelProcessError(OccError, RuntimeError):
+    """The scoring process ended without answering; the chunks written before it stay, and `--resume` goes on."""
 
 
 class ModelProcess:
@@ -71,7 +77,13 @@ class ModelProcess:
         self._posts_in_process += table.num_rows
 
         def result() -> dict[str, np.ndarray]:
-            pid, proba = future.result()
+            try:
+                pid, proba = future.result()
+            except BrokenProcessPool as exc:
+                raise ModelProcessError(
+                    "the model's scoring process ended unexpectedly (killed, or out of memory: check `dmesg`); the "
+                    "chunks written so far are kept: rerun the same command with --resume, with a smaller "
+                    "score.batch_size or score.model_process_posts if memory ran out") from exc
             if pid not in self.pids:
                 self.pids.append(pid)
             return proba

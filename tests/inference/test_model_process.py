@@ -65,3 +65,17 @@ def _cmdline(pid: str) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
     except OSError:
         return ""
+
+
+def _die(texts: list[str]) -> dict:
+    os._exit(3)  # what the out-of-memory killer does to a scoring process
+
+
+def test_a_scoring_process_that_dies_gives_a_clear_error() -> None:
+    import pyarrow as pa
+
+    from inference.scoring.model_process import ModelProcess, ModelProcessError
+
+    with ModelProcess(_die, 100) as model:
+        with pytest.raises(ModelProcessError, match="--resume"):
+            model(pa.table({"text": ["a post"]}))
