@@ -398,6 +398,19 @@ class EnsembleSettings:
 
 
 @dataclass(frozen=True)
+class TrainSettings:
+    """`occ train` without `--model`."""
+
+    model: str = "ensemble"
+    """The family fitted by default: the one docs/BENCHMARKS.md ranks best (macro-F1 on 11 of 12 rows, the safety
+    task's average precision on all three binary corpora). `baseline` trades about 2 to 7 points for a model in
+    seconds and scoring 20 to 100 times faster on CPU."""
+
+    def __post_init__(self) -> None:
+        _choice(self, "model", ("baseline", "transformer", "ensemble"))
+
+
+@dataclass(frozen=True)
 class RegistrySettings:
     """Where versions are registered in MLflow (tracking itself comes from MLFLOW_TRACKING_URI)."""
 
@@ -576,6 +589,7 @@ class Settings:
     transformer: TransformerSettings = field(default_factory=TransformerSettings)
     adapt: AdaptSettings = field(default_factory=AdaptSettings)
     ensemble: EnsembleSettings = field(default_factory=EnsembleSettings)
+    train: TrainSettings = field(default_factory=TrainSettings)
     registry: RegistrySettings = field(default_factory=RegistrySettings)
     promote: PromoteSettings = field(default_factory=PromoteSettings)
     score: ScoreSettings = field(default_factory=ScoreSettings)
@@ -706,7 +720,7 @@ def _coerce(value: Any, annotation: Any, source: str, key: str) -> Any:
 def _section_name(obj: Any) -> str:
     return {IngestSettings: "ingest", AuthorSettings: "authors", DemoSettings: "demo", DatasetSettings: "dataset",
             LabelSettings: "label", ThresholdSettings: "thresholds", SafetySettings: "safety", BaselineSettings: "baseline",
-            TransformerSettings: "transformer", AdaptSettings: "adapt", EnsembleSettings: "ensemble", RegistrySettings: "registry", PromoteSettings: "promote",
+            TransformerSettings: "transformer", AdaptSettings: "adapt", EnsembleSettings: "ensemble", TrainSettings: "train", RegistrySettings: "registry", PromoteSettings: "promote",
             ScoreSettings: "score", ReportSettings: "report", ReviewSettings: "review"}.get(type(obj), type(obj).__name__)
 
 

@@ -62,6 +62,11 @@ class EnsembleClassifier:
         self.weights = {t: float(w) for t, w in weights.items()}
         self.thresholds_ = default_thresholds(self.tasks)
 
+    @property
+    def history_(self) -> list[dict]:
+        """The transformer member's epoch history: the ensemble's training curve (MLflow steps, DVC's plot)."""
+        return list(getattr(self.members["transformer"], "history_", None) or [])
+
     def member_proba(self, texts: Sequence[str], batch_size: int | None = None,
                      precision: str | None = None) -> dict[str, dict[str, np.ndarray]]:
         """Each member's calibrated probabilities (what the mix is made of)."""

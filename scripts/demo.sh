@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job end to end on embedded defaults: demo data -> ingest -> dataset -> train (baseline and
-# transformer) -> register -> promote -> score -> report. Local MLflow (SQLite) in the working directory.
+# ensemble) -> register -> promote -> score -> report. Local MLflow (SQLite) in the working directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export MLFLOW_TRACKING_URI="${MLFLOW_TRACKING_URI:-sqlite:///$PWD/mlflow.db}"

@@ -43,7 +43,7 @@ def dataset_command(
 
 @app.command("train")
 def train_command(
-    model: Annotated[str, typer.Option("--model", help="baseline | transformer | ensemble (both, mixed per task; docs/BENCHMARKS.md says when)")] = "baseline",
+    model: Annotated[Optional[str], typer.Option("--model", help="baseline | transformer | ensemble (both, mixed per task; docs/BENCHMARKS.md says when). Default train.model in params.yaml.")] = None,
     dataset: Annotated[Optional[Path], typer.Option("--dataset", help="A dataset built by `occ dataset` (default data/dataset).")] = None,
     labels: Annotated[Optional[Path], typer.Option("--labels", help="Build the dataset from these labels first (see `occ dataset`).")] = None,
     posts: Annotated[Optional[Path], typer.Option("--posts", help="Ingested posts the --labels annotations refer to.")] = None,
@@ -79,7 +79,7 @@ def train_command(
 
                 settings = settings.replace("transformer", encoder=str(resolve_encoder(encoder, Path(tmp))))
                 lineage["occ.encoder"] = encoder
-            result = train_and_register(model, dataset_dir, settings, products=dictionary,
+            result = train_and_register(model or settings.train.model, dataset_dir, settings, products=dictionary,
                                         registered_model=registered_model, metrics_out=metrics_out,
                                         lineage=lineage or None)
     typer.echo(metrics_table(result.test_metrics))

@@ -248,7 +248,7 @@ def _export_and_retrain(ws, corrected_post: str, corrected: str, tmp_dir: Path) 
     os.environ["MLFLOW_TRACKING_URI"] = ws.scored["tracking"]
     mlflow.set_tracking_uri(ws.scored["tracking"])
     try:
-        trained = runner.invoke(app, ["train", "--labels", str(labels), "--registered-model", "review-roundtrip",
+        trained = runner.invoke(app, ["train", "--model", "baseline", "--labels", str(labels), "--registered-model", "review-roundtrip",
                                       "--json"])
         assert trained.exit_code == 0, trained.output
         version = re.search(r'"version": "(\d+)"', trained.output).group(1)

@@ -57,7 +57,7 @@ def test_train_register_and_load_through_a_real_server(mlflow_server: str, tmp_p
     env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_server}
     (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
     common = ["--labels", str(own_labels), "--taxonomy", str(own_taxonomy), "--registered-model", "srv"]
-    first = subprocess.run([sys.executable, "-m", "occ", "train", *common], env=env, cwd=tmp_path,
+    first = subprocess.run([sys.executable, "-m", "occ", "train", "--model", "baseline", *common], env=env, cwd=tmp_path,
                            capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "registered srv version 1 (challenger, champion)" in first.stdout

@@ -125,7 +125,7 @@ def test_bad_labels_fail_clearly_before_training_starts(tmp_path: Path, own_labe
     uri = f"sqlite:///{tmp_path / 'bad.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.chdir(tmp_path)
-    done = CliRunner().invoke(app, ["train", "--labels", str(bad), "--taxonomy", str(own_taxonomy),
+    done = CliRunner().invoke(app, ["train", "--model", "baseline", "--labels", str(bad), "--taxonomy", str(own_taxonomy),
                                     "--registered-model", "bad", "--params", str(ROOT / "params.yaml")])
     assert done.exit_code == 2 and message in done.output and "Traceback" not in done.output
     assert _registered_versions(uri, "bad") == 0
@@ -300,3 +300,29 @@ def test_an_ensemble_registers_and_reloads_through_mlflow(tracking: str, dataset
     model = mlflow.pyfunc.load_model(f"models:/mix/{result.version}")
     out = model.predict(pd.DataFrame({"text": ["severe nausea reported, urgent help needed today"]}))
     assert {"urgency", "topics", "flag", "flag_scores"} <= set(out.columns)
+
+
+@pytest.mark.slow
+def test_train_without_model_fits_the_family_params_names_with_its_training_curve(tracking: str, dataset_dir: Path,
+                                                                                    tmp_path: Path) -> None:
+    import yaml
+    from typer.testing import CliRunner
+
+    from models.transformer.encoder import tiny_encoder
+    from occ import app
+
+    config = settings(baseline={"min_df": 1}, safety={"task": "flag"},
+                      transformer={"encoder": str(tiny_encoder(tmp_path / "enc")), "epochs": 2, "batch_size": 32})
+    kinds = {}
+    for family in ("ensemble", "baseline"):
+        params_file = tmp_path / f"{family}.yaml"
+        params_file.write_text(yaml.safe_dump({**config.to_dict(), "train": {"model": family}}))
+        metrics = tmp_path / "metrics" / f"{family}.json"
+        done = CliRunner().invoke(app, ["train", "--dataset", str(dataset_dir), "--registered-model", "default-family",
+                                        "--metrics-out", str(metrics), "--params", str(params_file), "--json"])
+        assert done.exit_code == 0, done.output
+        kinds[family] = json.loads(next(line for line in done.output.splitlines() if line.startswith('{"')))["kind"]
+        history = metrics.with_name(f"{family}_history.csv").read_text().strip().splitlines()
+        # The ensemble's curve is its transformer member's: one row per epoch; the baseline has the header alone.
+        assert len(history) == (3 if family == "ensemble" else 1), history
+    assert kinds == {"ensemble": "ensemble", "baseline": "baseline"}
