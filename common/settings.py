@@ -403,7 +403,7 @@ class TrainSettings:
 
     model: str = "ensemble"
     """The family fitted by default: the one docs/BENCHMARKS.md ranks best (macro-F1 on 11 of 12 rows, the safety
-    task's average precision on all three binary corpora). `baseline` trades about 2 to 7 points for a model in
+    task's average precision on all three binary corpora). `baseline` trades about 1 to 7 points for a model in
     seconds and scoring 20 to 100 times faster on CPU."""
 
     def __post_init__(self) -> None:

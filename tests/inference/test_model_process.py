@@ -46,6 +46,8 @@ def test_replaced_scoring_processes_write_the_same_parts_as_the_main_process(tmp
                            "counts": manifest["counts"], "timings": manifest["timings"]}
     main, child = runs[0], runs[300]
     assert "model_processes" not in main["timings"]
+    # where the time went, the stages after the chunk loop included
+    assert all(main["timings"][k] >= 0 for k in ("read_validate_s", "score_s", "write_s", "authors_s", "adverse_events_s"))
     # about 630 posts kept, chunks of about 135: a process is replaced after 300 posts, so three score them
     assert child["timings"]["model_processes"] >= 2
     assert child["counts"] == main["counts"] and child["counts"]["reconciled"]
