@@ -134,7 +134,8 @@ def gate(challenger: Mapping[str, Any], champion: Mapping[str, Any], policy: Pro
     Quality: mean macro-F1 not worse by more than `max_mean_drop`, no task worse by more than `max_task_drop`.
     Safety (when both models have the safety task): its recall at each model's own threshold may not drop by
     more than `safety.max_recall_drop`, and the challenger may not flag more than `safety.max_flag_ratio`
-    times the share of posts that are positive (the review-workload cap). The first failed rule is the reason.
+    times the share of posts that are positive (the review-workload cap), or than the champion flags where
+    that is more. The first failed rule is the reason.
     """
     rows = []
     worst_task, worst_drop = None, -np.inf
@@ -177,12 +178,16 @@ def _safety_rules(challenger: Mapping[str, Any], champion: Mapping[str, Any], sa
                         f"{safety.max_recall_drop})")
     share_new, share_old = new["flag_share"], old["flag_share"]
     cap = None if safety.max_flag_ratio is None else safety.max_flag_ratio * new["positive_share"]
+    # A champion already over the cap sets the limit: refusing a challenger that flags fewer posts than it would
+    # keep the heavier workload (and, with the recall rule above, miss no more adverse events).
+    limit = None if cap is None else max(cap, share_old)
+    shown = "no cap" if cap is None else (f"<= {cap:.4f}" if limit == cap else f"<= {limit:.4f} (champion's; cap {cap:.4f})")
     rows.append({"task": f"{task} flag share", "champion": round(share_old, 4), "challenger": round(share_new, 4),
-                 "delta": round(share_new - share_old, 4), "kind": "safety",
-                 "limit": "no cap" if cap is None else f"<= {cap:.4f}"})
-    if cap is not None and share_new > cap + 1e-12:
+                 "delta": round(share_new - share_old, 4), "kind": "safety", "limit": shown})
+    if limit is not None and share_new > limit + 1e-12:
+        over_champion = f" and over the champion's {share_old:.1%}" if share_old > cap else ""
         failures.append(f"{task} flags {share_new:.1%} of test posts, over the review-workload cap {cap:.1%} "
-                        f"({safety.max_flag_ratio:g}x the {new['positive_share']:.1%} that are positive)")
+                        f"({safety.max_flag_ratio:g}x the {new['positive_share']:.1%} that are positive){over_champion}")
     return failures
 
 

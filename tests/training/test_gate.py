@@ -67,6 +67,18 @@ def test_flagging_past_the_review_workload_cap_is_refused() -> None:
     assert "ae flag share" in text and "<= 0.3000" in text and "ae recall" in text
 
 
+def test_a_champion_over_the_cap_sets_the_limit_for_a_challenger_that_flags_fewer() -> None:
+    # The cap is 30%; the champion flags 34%: a challenger flagging 32% lightens the workload and finds more.
+    champion = with_ae(0.75, recall=0.95, flag_share=0.34, a=0.80)
+    passed, reason, table = gate(with_ae(0.80, recall=0.96, flag_share=0.32, a=0.90), champion, POLICY, SAFETY)
+    assert passed, reason
+    text = comparison_table(PromotionDecision(True, reason, "2", "1", table))
+    assert "<= 0.3400 (champion's; cap 0.3000)" in text
+    # ... but not one that flags more than the champion
+    passed, reason, _ = gate(with_ae(0.80, recall=0.96, flag_share=0.36, a=0.90), champion, POLICY, SAFETY)
+    assert not passed and "review-workload cap 30.0%" in reason and "over the champion's 34.0%" in reason
+
+
 def test_no_cap_and_no_safety_task_in_the_taxonomy() -> None:
     challenger = with_ae(0.80, recall=0.99, flag_share=0.90, a=0.90)
     champion = with_ae(0.75, recall=0.95, flag_share=0.20, a=0.80)
