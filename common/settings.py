@@ -397,6 +397,10 @@ class EnsembleSettings:
             _within(self, "baseline_weight", 0.0, 1.0)
 
 
+MODEL_KINDS = ("baseline", "transformer", "ensemble")
+"""The model families `occ train` fits (models/, training/recipe.py)."""
+
+
 @dataclass(frozen=True)
 class TrainSettings:
     """`occ train` without `--model`."""
@@ -407,7 +411,7 @@ class TrainSettings:
     seconds and scoring 20 to 100 times faster on CPU."""
 
     def __post_init__(self) -> None:
-        _choice(self, "model", ("baseline", "transformer", "ensemble"))
+        _choice(self, "model", MODEL_KINDS)
 
 
 @dataclass(frozen=True)

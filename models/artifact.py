@@ -21,6 +21,7 @@ import pandas as pd
 
 from common.checksums import sha256_file
 from common.errors import OccError
+from common.settings import MODEL_KINDS
 from models.calibration import apply_temperatures
 from models.tasks import TaskSpec, decide, specs_from_taxonomy_dict
 
@@ -28,7 +29,6 @@ BUNDLE_META = "occ_model.json"
 CHECKSUMS = "checksums.json"
 MODEL_SUBDIR = "model"
 ARTIFACT_KEY = "occ_bundle"
-MODEL_KINDS = ("baseline", "transformer", "ensemble")
 
 
 class ArtifactError(OccError, RuntimeError):

@@ -28,7 +28,7 @@ import numpy as np
 
 from common.errors import OccError
 from common.progress import Progress
-from common.settings import SafetySettings, Settings, ThresholdSettings, to_dict
+from common.settings import MODEL_KINDS, SafetySettings, Settings, ThresholdSettings, to_dict
 from models.calibration import apply_temperatures, fit_temperatures
 from models.tasks import UNLABELED, TaskSpec
 from models.thresholds import guard_recall_threshold, tune_all
@@ -37,7 +37,6 @@ from training.safety import SafetyOutcome
 
 logger = logging.getLogger(__name__)
 
-MODEL_KINDS = ("baseline", "transformer", "ensemble")
 WEIGHT_GRID = np.round(np.linspace(0.0, 1.0, 11), 2)
 """Baseline weights an ensemble may take per task (0 = transformer only, 1 = baseline only)."""
 REFIT_KEYS = ("refit", "refit_folds")

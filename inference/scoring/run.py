@@ -362,9 +362,10 @@ def finish_run(out_dir: Path, inputs: Sequence[Path], checksums: dict[str, str],
     parts = sorted((out_dir / SCORES_DIR).glob("part-*.parquet"))
     written = sum(pq.read_metadata(p).num_rows for p in parts)
     # who is speaking: decided per author, over the whole run, in buckets typed on every core
+    timings = dict(timings)  # the chunk loop's, and the stages below
     t0 = time.monotonic()
     authors = author_pass(parts, out_dir, settings.authors, workers=worker_count(settings.ingest))
-    timings = {**timings, "authors_s": time.monotonic() - t0}
+    timings["authors_s"] = time.monotonic() - t0
     ae_count = None
     safety = next((s for s in bundle.specs if s.name == settings.safety.task and s.kind == "binary"), None)
     if safety is not None:
