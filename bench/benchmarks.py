@@ -12,7 +12,9 @@ set and the other 80% is "the user's training file". Each family gets that same 
   `LogisticRegression(C=4, class_weight="balanced")` (one-vs-rest for multi-label), fitted on all of the file,
   deciding at its default (argmax / 0.5).
 - `adapted`: the transformer fine-tuned from the encoder `occ adapt` made on the training file's text (its
-  unlabeled text; the test posts stay unseen), with `adapt` settings from params.yaml.
+  unlabeled text; the test posts stay unseen), with `adapt` settings from params.yaml; or, with
+  `--unlabeled CORPUS=FOLDER`, on an ingested dump of the same kind of text (the demo's: `occ ingest
+  data/new_dump/posts.jsonl`), adapted once and used for every seed.
 - `baseline`, `transformer`, `ensemble`: exactly what `occ train` ships (`training.recipe.fit_recipe`, params.yaml):
   the file is split into train and validation the way `occ dataset` splits it, thresholds (and the safety
   task's recall target) are chosen on validation, and the baseline is refit on the whole file.
@@ -49,6 +51,8 @@ logger = logging.getLogger("benchmarks")
 
 FAMILIES = ("reference", "baseline", "transformer", "adapted", "ensemble")
 NOTES_MARKER = "<!-- notes: kept when the table is regenerated -->"
+_ADAPTED: dict[str, Any] = {}
+"""A corpus's encoder adapted on its `--unlabeled` posts (one adaptation serves every seed)."""
 _FITTED: dict[tuple[str, int, str], Any] = {}
 """This corpus and seed's fitted baseline and transformer, which the ensemble combines (not refitted)."""
 Split = tuple[list[str], dict[str, np.ndarray]]
@@ -61,6 +65,8 @@ class Corpus:
                  groups: np.ndarray, safety: str | None = None) -> None:
         self.name, self.specs, self.texts, self.targets, self.groups = name, specs, texts, targets, groups
         self.safety = safety
+        self.unlabeled: list[Path] = []
+        """Ingested post folders of unlabeled text of the same kind (`--unlabeled`), for the adapted family."""
 
     def rows(self, index: np.ndarray) -> Split:
         return [self.texts[i] for i in index.tolist()], {k: v[index] for k, v in self.targets.items()}
@@ -178,10 +184,20 @@ def fit_family(family: str, corpus: Corpus, training_file: np.ndarray, seed: int
         from models.transformer.encoder import default_encoder_dir
         from training.adapt import adapt_encoder
 
+        base = settings.transformer.encoder or default_encoder_dir()
         with tempfile.TemporaryDirectory() as tmp:
-            # the unlabeled text of the training file only: the test posts stay unseen
-            adapted = adapt_encoder(corpus.rows(training_file)[0], settings.transformer.encoder or default_encoder_dir(),
-                                    Path(tmp) / "encoder", settings.adapt, settings.transformer.max_length, progress=False)
+            if corpus.unlabeled:  # a dump of the same kind, adapted on once for every seed
+                if corpus.name not in _ADAPTED:
+                    from training.adapt import read_post_texts
+
+                    texts = read_post_texts(corpus.unlabeled, settings.adapt.max_posts, settings.adapt.seed)
+                    keep = tempfile.mkdtemp(prefix=f"adapted-{corpus.name}-")
+                    _ADAPTED[corpus.name] = adapt_encoder(texts, base, Path(keep) / "encoder", settings.adapt,
+                                                          settings.transformer.max_length, progress=False)
+                adapted = _ADAPTED[corpus.name]
+            else:  # the unlabeled text of the training file only: the test posts stay unseen
+                adapted = adapt_encoder(corpus.rows(training_file)[0], base, Path(tmp) / "encoder", settings.adapt,
+                                        settings.transformer.max_length, progress=False)
             logger.info("%s seed %d: adapted on %d posts in %.0fs, held-out masked-LM loss %.3f -> %.3f", corpus.name,
                         seed, adapted.posts, adapted.seconds, adapted.loss_before, adapted.loss_after)
             on_adapted = dataclasses.replace(plain, transformer=dataclasses.replace(plain.transformer, encoder=str(adapted.encoder_dir)))
@@ -372,6 +388,9 @@ def main() -> None:
     parser.add_argument("--tag", default="", help="suffix of the family names in the table, e.g. [head]")
     parser.add_argument("--probabilities", type=Path, default=None, metavar="DIR",
                         help="also write the baseline's and transformer's validation and test probabilities here")
+    parser.add_argument("--unlabeled", action="append", default=[], metavar="CORPUS=FOLDER",
+                        help="an ingested post folder (occ ingest --out) of unlabeled text of the same kind as CORPUS: "
+                             "the adapted family adapts once on it instead of on each seed's training file")
     parser.add_argument("--render", action="store_true", help="only rewrite --out from the runs in --json")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -384,6 +403,11 @@ def main() -> None:
     if args.corpora:
         wanted = set(args.corpora.split(","))
         corpora = [c for c in corpora if c.name in wanted]
+    for spec in args.unlabeled:
+        name, _, folder = spec.partition("=")
+        for corpus in corpora:
+            if corpus.name == name:
+                corpus.unlabeled.append(Path(folder))
     runs: list[dict[str, Any]] = []
     if args.render:
         runs = json.loads(args.json.read_text())["runs"]
