@@ -31,12 +31,17 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cache
+from re import _constants as _sre_constants  # type: ignore[attr-defined]
+from re import _parser as _sre_parser  # type: ignore[attr-defined]
 
 from common.settings import AuthorSettings
 from labeling.authors.signals import REDACTION_TOKEN, canonical_platform
 
 AUTHOR_TYPES = ("physician", "other_clinician", "patient_caregiver", "industry", "media_org", "unknown")
 CLINICIAN_TYPES = ("physician", "other_clinician")
+
+_parse_regex = _sre_parser.parse
+_LITERAL = _sre_constants.LITERAL
 
 # ---------------------------------------------------------------------------------------------- data
 
@@ -373,18 +378,30 @@ def _platform_evidence(platforms: list[str], verified: tuple[str, ...], clinicia
     return found
 
 
-def _post_evidence(texts: list[str]) -> list[_Evidence]:
+def _post_evidence(texts: list[str], gated: bool = True) -> list[_Evidence]:
+    """Per author type, how many posts carry one of its cues. With `gated`, a post is searched only for the
+    cues whose literal anchor it holds (`_anchors`): a necessary condition, so the result is the same (a
+    test compares both ways) at a fraction of the cost (about 35 us of case-insensitive search per post
+    otherwise, the author pass's largest cost)."""
     if not texts:
         return []
     found = []
     total = len(texts)
+    lowered = [t.lower() if gated and _folds_like_ascii(t) else None for t in texts]
     for author_type, cues in POST_CUES.items():
         hits, first = 0, None
         any_cue = _any_of(tuple(cues))
-        for text in texts:
-            if any_cue.search(text) is None:  # most posts carry no cue of a type: one search instead of one per cue
+        anchors = _anchors(tuple(cues)) if gated else None
+        for text, low in zip(texts, lowered):
+            if anchors is not None and low is not None:
+                candidates = [cue for cue, anchor in zip(cues, anchors) if anchor in low]  # the others cannot match
+                if not candidates:
+                    continue
+            elif any_cue.search(text) is None:  # most posts carry no cue of a type: one search instead of one per cue
                 continue
-            match = next((m for m in (_compiled(p).search(text) for p in cues) if m), None)
+            else:
+                candidates = cues
+            match = next((m for m in (_compiled(p).search(text) for p in candidates) if m), None)
             if match:
                 hits += 1
                 first = first or _shown(match.group(0))
@@ -440,6 +457,40 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 def _any_of(patterns: tuple[str, ...]) -> re.Pattern[str]:
     """Matches somewhere exactly when one of `patterns` does (which one, and where, the caller asks them)."""
     return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+
+
+CASE_FOLD_EXCEPTIONS = ("\u0130", "\u0131", "\u017f")
+"""The characters outside ASCII that a case-insensitive pattern matches with an ASCII letter although their
+lower case is not that one letter (dotted I lowers to "i" plus a combining dot, dotless i and long s stay);
+every other one lowers to its ASCII partner (the Kelvin sign to "k"), so a lower-cased text without these
+holds each ASCII anchor a match needs (a test checks every character)."""
+
+
+def _folds_like_ascii(text: str) -> bool:
+    return text.isascii() or not any(map(text.__contains__, CASE_FOLD_EXCEPTIONS))
+
+
+@cache
+def _anchors(patterns: tuple[str, ...]) -> tuple[str, ...] | None:
+    """Per pattern, the longest run of literal characters that every match contains, lower-cased: a
+    case-insensitive match of the pattern is impossible unless its run is in the lower-cased text (for a text
+    without `CASE_FOLD_EXCEPTIONS`). None where some pattern has no ASCII run of at least 3 characters (its
+    type is then always searched)."""
+    anchors = []
+    for pattern in patterns:
+        runs, run = [], ""
+        for op, value in _parse_regex(pattern, re.IGNORECASE):
+            if op is _LITERAL:
+                run += chr(value)
+            else:
+                runs.append(run)
+                run = ""
+        runs.append(run)
+        best = max((r for r in runs if r.isascii()), key=len, default="")
+        if len(best) < 3:
+            return None
+        anchors.append(best.lower())
+    return tuple(anchors)
 
 
 def _automation_share(texts: list[str]) -> float | None:

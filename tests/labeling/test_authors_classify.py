@@ -223,3 +223,49 @@ def test_everyday_patient_wording_without_a_bio() -> None:
 def test_a_specialty_hashtag_in_the_bio_names_the_field() -> None:
     decision = classify_author(profile(display_name="Priya Park, DO", bio="runner | #RheumTwitter"), SETTINGS)
     assert decision.specialty == "rheumatology" and decision.specialty_evidence == "specialty hashtag in bio"
+
+
+def test_the_post_cue_gate_changes_no_evidence(tmp_path) -> None:
+    """The literal-anchor gate only skips searches that cannot match: demo posts, every cue in odd casing, and
+    the characters that fold to an ASCII letter (dotless i, long s, the Kelvin sign, dotted I) give the same
+    evidence, hit counts and first matches both ways."""
+    import json
+    import random
+
+    from labeling.authors.classify import POST_CUES, _post_evidence
+    from labeling.demo.generator import generate_demo
+
+    generate_demo(tmp_path, posts=400, seed=5, labeled_fraction=0.0)
+    texts = [json.loads(line)["text"] for line in (tmp_path / "posts.jsonl").read_text(encoding="utf-8").splitlines()]
+    phrases = ["my patients", "In My Clinic", "I usually prescribe", "ON ROUNDS", "as a nurse", "my night shift",
+               "Important Safety Information", "#AD", "Breaking: new study", "I was prescribed", "my mom's",
+               "IANAD", "long-time lurker", "peer-to-peer", "as an endocrinologist", "living with T2D"]
+    swaps = {"i": ["\u0131", "\u0130", "I"], "s": ["\u017f", "S"], "k": ["\u212a", "K"]}
+    rng = random.Random(7)
+    for phrase in phrases:
+        for _ in range(6):
+            odd = "".join(rng.choice(swaps[c]) if c in swaps and rng.random() < 0.5 else c for c in phrase)
+            texts.append(f"{rng.choice(texts)} {odd}. Thoughts?")
+    assert any(not t.isascii() for t in texts)
+    for start in range(0, len(texts), 20):
+        chunk = texts[start:start + 20]
+        assert _post_evidence(chunk, gated=True) == _post_evidence(chunk, gated=False)
+    assert sum(len(_post_evidence(texts[i:i + 20])) for i in range(0, len(texts), 20)) > len(texts) // 20
+    assert set(POST_CUES) <= set(AUTHOR_TYPES)
+
+
+def test_case_fold_exceptions_are_every_character_that_matches_an_ascii_letter_but_lowers_to_something_else() -> None:
+    import re
+
+    from labeling.authors.classify import CASE_FOLD_EXCEPTIONS
+
+    letters = [chr(c) for c in range(128) if chr(c).isalpha()]
+    found = set()
+    for code in range(128, 0x110000):
+        char = chr(code)
+        if char.lower() == char and char.upper() == char:  # uncased: matches only itself
+            continue
+        for letter in letters:
+            if char.lower() != letter.lower() and re.fullmatch(re.escape(letter), char, re.IGNORECASE):
+                found.add(char)
+    assert found == set(CASE_FOLD_EXCEPTIONS)
