@@ -111,7 +111,9 @@ def judge_batch(pipeline: PostPipeline, units: Sequence[Unit], post: Callable[[p
             quarantined.append(verdict.bad)
         else:
             suppressed += 1
-    clean = pa.Table.from_pylist(rows, schema=INGESTED_SCHEMA)
+    # column by column: half the cost of Table.from_pylist, same table (a missing key is a null either way)
+    clean = pa.Table.from_arrays([pa.array([row.get(f.name) for row in rows], type=f.type) for f in INGESTED_SCHEMA],
+                                 schema=INGESTED_SCHEMA)
     return JudgedBatch(read, clean, fingerprints, lines, redactions, quarantined, suppressed,
                        post(clean) if post is not None and clean.num_rows else None)
 
