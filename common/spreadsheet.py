@@ -6,7 +6,7 @@ the export in Excel. Every CSV meant for people goes through `spreadsheet_safe`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\x00")
 
@@ -15,3 +15,10 @@ def spreadsheet_safe(value: Any) -> str:
     """The value as text, prefixed with `'` when a spreadsheet would read it as a formula."""
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def spreadsheet_safe_column(values: Sequence[Any]) -> list[str]:
+    """`spreadsheet_safe` over a whole column (one list comprehension instead of a call per cell: exports run to
+    hundreds of thousands of rows)."""
+    texts = ["" if v is None else v if type(v) is str else str(v) for v in values]
+    return ["'" + t if t.startswith(FORMULA_START) else t for t in texts]

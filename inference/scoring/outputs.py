@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from common.atomic import AtomicTextWriter
-from common.spreadsheet import spreadsheet_safe
+from common.spreadsheet import spreadsheet_safe_column
 from labeling.ingest.schema import INGESTED_SCHEMA
 from models.tasks import TaskSpec, decide_indices
 
@@ -118,14 +118,19 @@ def _write_flagged(writer: Any, part: Path, columns: list[str], spec: TaskSpec,
     table = pq.read_table(part, columns=columns)
     flagged = pc.equal(table.column(spec.name), pa.scalar(spec.positive, pa.string())).fill_null(False)
     hits = table.filter(flagged)
-    author_types = types_of(hits.column("author_id").to_pylist()) if types_of is not None and hits.num_rows else {}
+    if hits.num_rows == 0:
+        return 0
+    # column by column (the same cells as a row at a time, at a fraction of the cost on 10^5 flagged posts)
+    author_ids = hits.column("author_id").to_pylist()
+    author_types = types_of(author_ids) if types_of is not None else {}
+    kinds = [author_types.get(a or "") for a in author_ids]
     probabilities = hits.column(f"{spec.name}_scores").combine_chunks().field(spec.positive).to_numpy(zero_copy_only=False)
-    for row, probability in zip(hits.drop_columns([spec.name, f"{spec.name}_scores"]).to_pylist(), probabilities):
-        row["products"] = "|".join(row["products"] or [])
-        row["probability"] = f"{probability:.4f}"
-        row["created_at"] = row["created_at"].isoformat() if row["created_at"] else ""
-        kind = author_types.get(row["author_id"] or "")
-        row["reporter_type"] = kind or ""
-        row["reporter_is_hcp"] = "unknown" if kind in (None, "unknown") else ("yes" if kind in HCP_TYPES else "no")
-        writer.writerow([spreadsheet_safe(row[c]) for c in AE_COLUMNS])
+    cells: dict[str, list[Any]] = {name: hits.column(name).to_pylist() for name in AE_COLUMNS if name in hits.column_names}
+    cells["products"] = ["|".join(p or []) for p in cells["products"]]
+    cells["probability"] = [f"{p:.4f}" for p in probabilities.tolist()]
+    cells["created_at"] = [t.isoformat() if t else "" for t in cells["created_at"]]
+    cells["reporter_type"] = [kind or "" for kind in kinds]
+    cells["reporter_is_hcp"] = ["unknown" if kind in (None, "unknown") else ("yes" if kind in HCP_TYPES else "no")
+                                for kind in kinds]
+    writer.writerows(zip(*(spreadsheet_safe_column(cells[name]) for name in AE_COLUMNS)))
     return hits.num_rows

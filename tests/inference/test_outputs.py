@@ -114,3 +114,37 @@ def test_adverse_event_export_names_the_reporters_qualification(tmp_path) -> Non
         exported = {row["post_id"]: (row["reporter_type"], row["reporter_is_hcp"]) for row in csv.DictReader(handle)}
     assert exported == {"p0": ("physician", "yes"), "p1": ("patient_caregiver", "no"), "p2": ("unknown", "unknown"),
                         "p3": ("", "unknown")}
+
+
+def test_adverse_event_export_cells_are_spreadsheet_safe_and_complete(tmp_path) -> None:
+    """Every cell of a flagged post as the safety team opens it: a formula-like text, product or id is
+    prefixed with ', the products joined, the time in ISO form, nothing missing for a post without them."""
+    import csv
+
+    import pyarrow.parquet as pq
+
+    from inference.scoring.outputs import AE_COLUMNS, write_adverse_events
+
+    rows = _rows(3)
+    rows[0].update(text='=HYPERLINK("http://evil.example")', products=["+drug", "renaflo"], post_id="@p0",
+                   platform="x", created_at=datetime(2026, 3, 1, 12, 30, tzinfo=timezone.utc), source_file="a.jsonl")
+    rows[1].update(text="-5 mg and it stopped", products=None, author_id="-doc")
+    rows[2].update(text="fine")
+    proba = {"tone": np.full((3, 3), 1 / 3), "topics": np.zeros((3, 3)),
+             "ae": np.array([[0.1, 0.9], [0.2, 0.8], [0.95, 0.05]])}
+    provenance = {"model_name": "=m", "model_version": "7", "model_run_id": "r",
+                  "scored_at": datetime(2026, 1, 1, tzinfo=timezone.utc)}
+    part = tmp_path / "part-000000.parquet"
+    pq.write_table(scored_table(rows, SPECS, proba, {**THRESHOLDS, "ae": [0.5]}, provenance), part)
+    assert write_adverse_events([part], tmp_path / "ae.csv", SPECS[2]) == 2
+    with open(tmp_path / "ae.csv", encoding="utf-8", newline="") as handle:
+        exported = list(csv.reader(handle))
+    assert exported[0] == AE_COLUMNS
+    first, second = (dict(zip(AE_COLUMNS, row)) for row in exported[1:])
+    assert first == {"post_id": "'@p0", "platform": "x", "author_id": "", "reporter_type": "",
+                     "reporter_is_hcp": "unknown", "created_at": "2026-03-01T12:30:00+00:00",
+                     "products": "'+drug|renaflo", "probability": "0.9000",
+                     "text": "'=HYPERLINK(\"http://evil.example\")", "model_name": "'=m", "model_version": "7",
+                     "source_file": "a.jsonl"}
+    assert second["text"] == "'-5 mg and it stopped" and second["products"] == "" and second["author_id"] == "'-doc"
+    assert second["probability"] == "0.8000" and second["created_at"] == ""
