@@ -14,7 +14,8 @@ set and the other 80% is "the user's training file". Each family gets that same 
 - `adapted`: the transformer fine-tuned from the encoder `occ adapt` made on the training file's text (its
   unlabeled text; the test posts stay unseen), with `adapt` settings from params.yaml; or, with
   `--unlabeled CORPUS=FOLDER`, on an ingested dump of the same kind of text (the demo's: `occ ingest
-  data/new_dump/posts.jsonl`), adapted once and used for every seed.
+  data/new_dump/posts.jsonl`), adapted once and used for every seed (kept in bench/out/encoders/, so a later
+  run with more seeds reuses it).
 - `baseline`, `transformer`, `ensemble`: exactly what `occ train` ships (`training.recipe.fit_recipe`, params.yaml):
   the file is split into train and validation the way `occ dataset` splits it, thresholds (and the safety
   task's recall target) are chosen on validation, and the baseline is refit on the whole file.
@@ -146,6 +147,31 @@ class Reference:
                 for s in self.specs}
 
 
+def adapted_once(corpus: Corpus, base: Path, settings: Settings) -> Any:
+    """The encoder adapted on `corpus.unlabeled`, kept in bench/out/encoders/ under a key of the base encoder,
+    the `adapt` settings and the posts' text, so that a later run (more seeds) reuses it: adapting on 20,000
+    posts takes half an hour on a 2-core CPU."""
+    import hashlib
+
+    from common.settings import to_dict
+    from training.adapt import AdaptResult, adapt_encoder, read_post_texts
+
+    texts = read_post_texts(corpus.unlabeled, settings.adapt.max_posts, settings.adapt.seed)
+    digest = hashlib.sha256(json.dumps([base.name, to_dict(settings.adapt), settings.transformer.max_length]).encode())
+    for text in texts:
+        digest.update(text.encode("utf-8", "surrogatepass") + b"\x00")
+    folder = ROOT / "bench" / "out" / "encoders" / f"{corpus.name}-{digest.hexdigest()[:16]}"
+    record = folder / "adapt.json"
+    if record.is_file():
+        logger.info("%s: reusing the encoder adapted in %s", corpus.name, folder)
+        return AdaptResult(folder / "encoder", **json.loads(record.read_text(encoding="utf-8")))
+    result = adapt_encoder(texts, base, folder / "encoder", settings.adapt, settings.transformer.max_length,
+                           progress=False)
+    fields = {k: getattr(result, k) for k in ("posts", "held_out", "loss_before", "loss_after", "seconds", "history")}
+    record.write_text(json.dumps(fields, indent=1), encoding="utf-8")
+    return result
+
+
 def fit_family(family: str, corpus: Corpus, training_file: np.ndarray, seed: int,
                settings: Settings) -> tuple[dict, dict, Callable, float | None]:
     """Fit `family` on the user's training file.
@@ -188,12 +214,7 @@ def fit_family(family: str, corpus: Corpus, training_file: np.ndarray, seed: int
         with tempfile.TemporaryDirectory() as tmp:
             if corpus.unlabeled:  # a dump of the same kind, adapted on once for every seed
                 if corpus.name not in _ADAPTED:
-                    from training.adapt import read_post_texts
-
-                    texts = read_post_texts(corpus.unlabeled, settings.adapt.max_posts, settings.adapt.seed)
-                    keep = tempfile.mkdtemp(prefix=f"adapted-{corpus.name}-")
-                    _ADAPTED[corpus.name] = adapt_encoder(texts, base, Path(keep) / "encoder", settings.adapt,
-                                                          settings.transformer.max_length, progress=False)
+                    _ADAPTED[corpus.name] = adapted_once(corpus, Path(base), settings)
                 adapted = _ADAPTED[corpus.name]
             else:  # the unlabeled text of the training file only: the test posts stay unseen
                 adapted = adapt_encoder(corpus.rows(training_file)[0], base, Path(tmp) / "encoder", settings.adapt,
