@@ -157,7 +157,7 @@ def adapted_once(corpus: Corpus, base: Path, settings: Settings) -> Any:
     from training.adapt import AdaptResult, adapt_encoder, read_post_texts
 
     texts = read_post_texts(corpus.unlabeled, settings.adapt.max_posts, settings.adapt.seed)
-    digest = hashlib.sha256(json.dumps([base.name, to_dict(settings.adapt), settings.transformer.max_length]).encode())
+    digest = hashlib.sha256(json.dumps([str(base.resolve()), to_dict(settings.adapt), settings.transformer.max_length]).encode())
     for text in texts:
         digest.update(text.encode("utf-8", "surrogatepass") + b"\x00")
     folder = ROOT / "bench" / "out" / "encoders" / f"{corpus.name}-{digest.hexdigest()[:16]}"
