@@ -195,23 +195,14 @@ def coerce_post(record: dict[str, Any], limits: ContractLimits = ContractLimits(
 
     Unknown keys are ignored (extra export columns are normal); missing optional keys become null.
     """
-    # Fast paths for values that already have their type (almost every row of a JSON export); anything else
-    # goes through the converters, which decide and name the reason.
     row: dict[str, Any] = {}
-    get = record.get
     for name in STRING_FIELDS:
-        value = get(name)
-        row[name] = value if value is None or type(value) is str else _as_string(name, value)
+        row[name] = _as_string(name, record.get(name))
     for name in INT_FIELDS:
-        value = get(name)
-        row[name] = value if type(value) is int and 0 <= value < 2**63 else _as_int(name, value)
+        row[name] = _as_int(name, record.get(name))
     for name in LIST_FIELDS:
-        value = get(name)
-        if type(value) is list and all(type(item) is str for item in value):
-            row[name] = [item.lstrip("#@") for item in value if item]
-        else:
-            row[name] = _as_list(name, value)
-    row["created_at"] = _as_timestamp(get("created_at"))
+        row[name] = _as_list(name, record.get(name))
+    row["created_at"] = _as_timestamp(record.get("created_at"))
 
     post_id = (row["post_id"] or "").strip()
     if not post_id:
@@ -230,11 +221,10 @@ def coerce_post(record: dict[str, Any], limits: ContractLimits = ContractLimits(
         value = row[name]
         if value is None:
             continue
-        if not value.isascii():  # an ASCII string holds no surrogate
-            try:
-                value.encode("utf-8")  # lone surrogates (from JSON escapes) would crash the Parquet writer
-            except UnicodeEncodeError as exc:
-                raise ContractError("invalid_unicode", f"{name} holds a lone surrogate") from exc
+        try:
+            value.encode("utf-8")  # lone surrogates (from JSON escapes) would crash the Parquet writer
+        except UnicodeEncodeError as exc:
+            raise ContractError("invalid_unicode", f"{name} holds a lone surrogate") from exc
         if "\x00" in value:
             raise ContractError("invalid_unicode", f"{name} holds a NUL character")
     return row
