@@ -327,6 +327,66 @@ def _mean_sd(values: Sequence[float]) -> str:
     return f"{np.mean(values):.3f} ± {np.std(values):.3f}" if values else "-"
 
 
+PAIRED = (("baseline", "reference"), ("transformer", "baseline"), ("adapted", "transformer"), ("ensemble", "better"))
+"""The comparisons the targets are about; "better" is whichever of baseline and transformer has the higher mean."""
+
+
+def paired_difference(first: dict[int, float], second: dict[int, float]) -> tuple[float, float, int, int] | None:
+    """Mean of first - second over the seeds both ran (points), the half-width of its 95% interval (Student's t
+    over the paired seeds; nan with one seed) and how many seeds first was ahead on, of how many.
+
+    Paired, because every family of a seed sees the same split: the spread of one family across seeds is mostly
+    the split's luck, which a paired difference cancels. Without the interval a -0.3 reads as a loss where the
+    seeds disagree on its sign.
+    """
+    from scipy import stats
+
+    seeds = sorted(set(first) & set(second))
+    if not seeds:
+        return None
+    diffs = 100.0 * np.array([first[s] - second[s] for s in seeds])
+    half = (float(stats.t.ppf(0.975, len(seeds) - 1) * diffs.std(ddof=1) / np.sqrt(len(seeds)))
+            if len(seeds) > 1 else float("nan"))
+    return float(diffs.mean()), half, int((diffs > 0).sum()), len(seeds)
+
+
+def _paired_cell(result: tuple[float, float, int, int] | None) -> str:
+    if result is None:
+        return "-"
+    mean, half, ahead, n = result
+    interval = f" ({mean - half:+.1f} to {mean + half:+.1f})" if np.isfinite(half) else ""
+    return f"{mean:+.1f}{interval}, {ahead}/{n}"
+
+
+def paired_table(by: dict[tuple[str, str, str], dict[int, float]], corpora: Sequence[tuple[str, str]]) -> list[str]:
+    """Differences in macro-F1 points between families on the same seeds, per corpus and task."""
+    lines = ["", "Paired differences in test macro-F1 points, same seeds: the mean, its 95% interval over seeds "
+             "(Student's t) and on how many seeds the first family was ahead. \"better\" is whichever of baseline "
+             "and transformer has the higher mean on that row. An interval that holds 0 is a tie at this many seeds.",
+             "", "| corpus / task | " + " | ".join(f"{a} - {b}" for a, b in PAIRED) + " |",
+             "|---|" + "---|" * len(PAIRED)]
+    totals: dict[tuple[str, str], list[float]] = {pair: [] for pair in PAIRED}
+    for corpus, task in corpora:
+        cells = []
+        for first, second in PAIRED:
+            if second == "better":
+                members = [by.get((corpus, task, f), {}) for f in ("baseline", "transformer")]
+                if not all(members):
+                    cells.append("-")
+                    continue
+                second_seeds = max(members, key=lambda m: np.mean(list(m.values())))
+            else:
+                second_seeds = by.get((corpus, task, second), {})
+            result = paired_difference(by.get((corpus, task, first), {}), second_seeds)
+            if result is not None:
+                totals[(first, second)].append(result[0])
+            cells.append(_paired_cell(result))
+        lines.append(f"| {corpus} / {task} | " + " | ".join(cells) + " |")
+    lines.append("| **mean over rows** | " + " | ".join(
+        f"{np.mean(v):+.1f} ({len(v)} rows)" if v else "-" for v in totals.values()) + " |")
+    return lines
+
+
 def table(runs: Sequence[dict[str, Any]], families: Sequence[str]) -> str:
     by: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     corpora: list[tuple[str, str]] = []
@@ -336,7 +396,8 @@ def table(runs: Sequence[dict[str, Any]], families: Sequence[str]) -> str:
             if key not in corpora:
                 corpora.append(key)
             by.setdefault((run["corpus"], task, run["family"]), []).append({**row, "fit_s": run["fit_s"],
-                                                                             "rate": run["posts_per_s"]})
+                                                                             "rate": run["posts_per_s"],
+                                                                             "seed": run["seed"]})
     present = [f for f in families if any(k[2] == f for k in by)]
     lines = ["| corpus / task | " + " | ".join(present) + " | seeds |", "|---|" + "---|" * (len(present) + 1)]
     for corpus, task in corpora:
@@ -351,6 +412,9 @@ def table(runs: Sequence[dict[str, Any]], families: Sequence[str]) -> str:
         per_task = [np.mean([r["macro_f1"] for r in by[(c, t, f)]]) for c, t in corpora if (c, t, f) in by]
         means.append(f"{np.mean(per_task):.3f} ({len(per_task)} tasks)" if per_task else "-")
     lines.append("| **mean over tasks** | " + " | ".join(means) + " | |")
+
+    per_seed = {key: {r["seed"]: r["macro_f1"] for r in rows} for key, rows in by.items()}
+    lines += paired_table(per_seed, corpora)
 
     safety = ["", "Binary tasks (the safety shape): average precision, precision at recall 0.95 on test, and the "
               "recall / share of posts flagged at the safety threshold (recall target 0.95 on validation, flag "

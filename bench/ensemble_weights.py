@@ -1,7 +1,8 @@
 """How the ensemble should mix its members: each rule against both members, on kept probabilities.
 
     python bench/benchmarks.py DATA_DIR --families baseline,transformer --probabilities bench/out/probabilities
-    python bench/ensemble_weights.py DATA_DIR bench/out/probabilities [--fixed 0.3,0.5,0.7]
+    python bench/ensemble_weights.py DATA_DIR bench/out/probabilities [--fixed 0.3,0.5,0.7] [--log-linear 0.5]
+                                     [--demo data/dataset]
 
 The ensemble only mixes its members' calibrated probabilities, so once `benchmarks.py --probabilities` has kept
 each member's validation and test probabilities, every combination rule can be compared on every corpus and seed
@@ -50,6 +51,25 @@ def test_macro_f1(specs: list[TaskSpec], validation: Mapping[str, np.ndarray], v
     return mean_macro_f1(evaluate_all(specs, test, test_targets, thresholds))
 
 
+def log_linear_mix(specs: list[TaskSpec], first: Mapping[str, np.ndarray], second: Mapping[str, np.ndarray],
+                   weight: float) -> dict[str, np.ndarray]:
+    """Log-linear pooling (a weighted geometric mean, renormalized; per label on the log-odds for multi-label
+    tasks): the other classic way to pool calibrated probabilities (Genest & Zidek 1986, "Combining probability
+    distributions"). Compared here, not shipped: it measured below the weighted mean."""
+    out = {}
+    for spec in specs:
+        p = np.clip(np.asarray(first[spec.name], dtype=float), 1e-7, 1 - 1e-7)
+        q = np.clip(np.asarray(second[spec.name], dtype=float), 1e-7, 1 - 1e-7)
+        if spec.kind == "multi":
+            z = weight * np.log(p / (1 - p)) + (1 - weight) * np.log(q / (1 - q))
+            out[spec.name] = 1.0 / (1.0 + np.exp(-z))
+        else:
+            z = weight * np.log(p) + (1 - weight) * np.log(q)
+            z = np.exp(z - z.max(axis=1, keepdims=True))
+            out[spec.name] = z / z.sum(axis=1, keepdims=True)
+    return out
+
+
 def compare(folder: Path, specs_of: Mapping[str, list[TaskSpec]], rules: Mapping[str, float | None],
             settings: Settings) -> dict[str, dict[str, list[float]]]:
     """{corpus: {"baseline" | "transformer" | rule: [test macro-F1 per seed]}}."""
@@ -73,6 +93,12 @@ def compare(folder: Path, specs_of: Mapping[str, list[TaskSpec]], rules: Mapping
             results[corpus][name].append(test_macro_f1(specs, member["validation_proba"], member["validation_targets"],
                                                        member["test_proba"], y_test, settings))
         for rule, weight in rules.items():
+            if rule.startswith("log-linear"):
+                results[corpus][rule].append(test_macro_f1(
+                    specs, log_linear_mix(specs, b_val, t_val, float(weight)), y_val,
+                    log_linear_mix(specs, baseline["test_proba"], transformer["test_proba"], float(weight)), y_test,
+                    settings))
+                continue
             weights = ensemble_weights(specs, b_val, t_val, y_val, weight)
             results[corpus][rule].append(test_macro_f1(specs, mix(specs, b_val, t_val, weights), y_val,
                                                        mix(specs, baseline["test_proba"], transformer["test_proba"], weights),
@@ -88,6 +114,8 @@ def main() -> None:
     parser.add_argument("data_dir", type=Path, help="the public corpora (for their task specs)")
     parser.add_argument("probabilities", type=Path, help="the folder benchmarks.py --probabilities wrote")
     parser.add_argument("--fixed", default="0.5", help="comma-separated fixed baseline weights to compare")
+    parser.add_argument("--log-linear", default="", help="comma-separated weights of log-linear pooling to compare")
+    parser.add_argument("--demo", type=Path, default=None, help="the demo's dataset folder, for its task specs")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     sys.path.insert(0, str(ROOT / "bench"))
@@ -97,8 +125,13 @@ def main() -> None:
     # the macro-F1 comparison of benchmarks.py: no task gets the safety recall target
     settings = dataclasses.replace(settings, safety=dataclasses.replace(settings.safety, task="__none__"))
     specs_of = {t.name: [t.spec] for t in load_public_tasks(args.data_dir)}
+    if args.demo is not None:
+        from benchmarks import demo_corpus
+
+        specs_of["demo"] = demo_corpus(args.demo).specs
     rules: dict[str, float | None] = {"validation log loss": None}
     rules.update({f"fixed {float(w):.2f}": float(w) for w in args.fixed.split(",") if w.strip()})
+    rules.update({f"log-linear {float(w):.2f}": float(w) for w in args.log_linear.split(",") if w.strip()})
     results = compare(args.probabilities, specs_of, rules, settings)
     names = ["baseline", "transformer", *rules]
     print("| corpus | seeds | " + " | ".join(names) + " | " + " | ".join(f"{r} - better" for r in rules) + " |")
