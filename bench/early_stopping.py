@@ -9,12 +9,13 @@ probabilities. The first k epochs of such a run are the run early stopping would
 same batches, same learning-rate schedule, which depends on `epochs`, not on when training stops), so
 `--replay` can apply any stopping rule afterwards, in seconds:
 
-- `f1@0.5`: what ships, validation macro-F1 with every label decided at 0.5;
+- `f1@0.5`: validation macro-F1 with every label decided at 0.5 (`transformer.early_stopping: f1_at_half`);
 - `f1@tuned`: validation macro-F1 at thresholds tuned on that same validation set (`tune_with_policy`), the
   rule the product decides with after training;
 - `loss`: validation loss (lower is better);
-- `ranking`: mean average precision over the labels of multi-label and binary tasks (threshold-free), macro-F1
-  for single-label tasks;
+- `ranking`: what ships (`transformer.early_stopping: ranking`, `models.metrics.task_ranking_score`): average
+  precision of binary tasks, mean average precision over the labels of multi-label tasks (threshold-free),
+  macro-F1 at the top label for single-label tasks;
 - `last`: no early stopping.
 
 Each rule stops after `transformer.patience` epochs without gain (or `--patience`) and keeps its best epoch. Printed per corpus
@@ -39,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from common.settings import Settings, load_settings  # noqa: E402
-from models.tasks import UNLABELED, TaskSpec  # noqa: E402
+from models.tasks import TaskSpec  # noqa: E402
 
 logger = logging.getLogger("early_stopping")
 
@@ -93,23 +94,9 @@ def _load(path: Path) -> dict[str, dict[str, np.ndarray]]:
 
 
 def _ranking(specs: Sequence[TaskSpec], proba: Mapping[str, np.ndarray], y: Mapping[str, np.ndarray]) -> float:
-    from sklearn.metrics import average_precision_score
+    from models.metrics import task_ranking_score
 
-    from models.tasks import decide_indices, labeled_mask
-    from training.metrics import task_macro_f1
-
-    scores = []
-    for spec in specs:
-        keep = labeled_mask(spec, y[spec.name])
-        target, p = y[spec.name][keep], proba[spec.name][keep]
-        if spec.kind == "single":
-            scores.append(task_macro_f1(spec, target, decide_indices(spec, p)) or 0.0)
-        elif spec.kind == "binary":
-            scores.append(float(average_precision_score(target == spec.positive_index, p[:, spec.positive_index])))
-        else:
-            columns = [j for j in range(target.shape[1]) if (target[:, j] == 1).any() and (target[:, j] != UNLABELED).all()]
-            scores.append(float(np.mean([average_precision_score(target[:, j], p[:, j]) for j in columns])))
-    return float(np.mean(scores))
+    return float(np.mean([task_ranking_score(s, y[s.name], proba[s.name]) or 0.0 for s in specs]))
 
 
 def replay(specs: Sequence[TaskSpec], kept: dict[str, dict[str, np.ndarray]], settings: Settings,

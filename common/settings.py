@@ -300,6 +300,7 @@ SCORING_PRECISIONS = ("auto", "fp32", "bf16", "int8")
 dynamic quantization of the encoder's Linear layers (scoring only)."""
 CLASS_WEIGHTINGS = ("none", "inv_sqrt", "inverse")
 TRUNCATIONS = ("head", "head_tail")
+EARLY_STOPPING_METRICS = ("ranking", "f1_at_half")
 
 
 @dataclass(frozen=True)
@@ -321,6 +322,11 @@ class TransformerSettings:
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     patience: int = 2
+    early_stopping: str = "ranking"
+    """ranking | f1_at_half: the validation figure that picks the epoch. ranking judges how well each task orders
+    its posts (average precision; macro-F1 at the top label for single-label tasks), since thresholds are tuned
+    after training anyway; f1_at_half decides every label at 0.5, which rewards epochs where rare labels merely
+    grow confident enough to cross it (bench/early_stopping.py compares them)."""
     dropout: float = 0.1
     seed: int = 0
     precision: str = "auto"
@@ -349,6 +355,7 @@ class TransformerSettings:
         _choice(self, "precision", TRAINING_PRECISIONS)
         _choice(self, "class_weighting", CLASS_WEIGHTINGS)
         _choice(self, "truncation", TRUNCATIONS)
+        _choice(self, "early_stopping", EARLY_STOPPING_METRICS)
         if not self.pos_weight_cap >= 1:
             raise SettingsError(f"transformer.pos_weight_cap must be >= 1, got {self.pos_weight_cap!r}")
         if self.num_threads is not None:

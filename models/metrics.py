@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import f1_score
 
-from models.tasks import TaskSpec, labeled_mask
+from models.tasks import UNLABELED, TaskSpec, labeled_mask
 
 
 def task_macro_f1(spec: TaskSpec, y: np.ndarray, decisions: np.ndarray) -> float | None:
@@ -29,3 +29,34 @@ def task_macro_f1(spec: TaskSpec, y: np.ndarray, decisions: np.ndarray) -> float
     if spec.kind == "multi":
         return float(f1_score(gold, predicted, average="macro", zero_division=0))
     return float(f1_score(gold, predicted, labels=list(range(len(spec.labels))), average="macro", zero_division=0))
+
+
+def task_ranking_score(spec: TaskSpec, y: np.ndarray, proba: np.ndarray) -> float | None:
+    """How well the task's probabilities order its posts, with no threshold: average precision of the positive
+    label (binary), mean average precision over labels (multi-label, each on the posts labeled for it, labels
+    with no positive or no negative there left out), macro-F1 at the most probable label (single-label, which
+    needs no threshold). None when nothing can be scored.
+
+    Why: early stopping reads this (`transformer.early_stopping: ranking`). The product cuts every binary and
+    multi-label task at thresholds tuned on validation after training, so what an epoch should be judged on is
+    the order it gives, not its decisions at 0.5: at 0.5 a rare label only counts once the model grows
+    confident enough to cross it, which favours later, merely more confident epochs (bench/early_stopping.py).
+    """
+    from sklearn.metrics import average_precision_score
+
+    y = np.asarray(y)
+    if spec.kind == "single":
+        return task_macro_f1(spec, y, np.asarray(proba).argmax(axis=1))
+    if spec.kind == "binary":
+        keep = labeled_mask(spec, y)
+        gold = y[keep] == spec.positive_index
+        if gold.all() or not gold.any():
+            return None
+        return float(average_precision_score(gold, np.asarray(proba)[keep, spec.positive_index]))
+    scores = []
+    for j in range(y.shape[1]):
+        keep = y[:, j] != UNLABELED
+        gold = y[keep, j] == 1
+        if gold.any() and not gold.all():
+            scores.append(float(average_precision_score(gold, np.asarray(proba)[keep, j])))
+    return float(np.mean(scores)) if scores else None

@@ -73,9 +73,17 @@ def training_notes(kind: str, recipe: Any, settings: Settings) -> list[str]:
         notes.append(f"posts longer than {config.max_length} tokens keep "
                      + ("their first quarter and last three quarters of the window (head + tail)"
                         if config.truncation == "head_tail" else "their first tokens (head)"))
+        transformer = recipe.model.members["transformer"] if kind == "ensemble" else recipe.model
+        best = getattr(transformer, "best_epoch_", None)
+        if best is not None:
+            notes.append(f"fine-tuned weights of epoch {best} of at most {config.epochs}, chosen on validation "
+                         + ("average precision (macro-F1 for single-label tasks)" if config.early_stopping == "ranking"
+                            else "macro-F1 with every label decided at 0.5"))
     if kind == "ensemble":
         weights = getattr(recipe.model, "weights", {})
-        notes.append("per-task weight of the baseline in the mix (validation log loss): "
+        rule = ("ensemble.baseline_weight" if settings.ensemble.baseline_weight is not None
+                else "chosen on validation log loss")
+        notes.append(f"per-task weight of the baseline in the mix ({rule}): "
                      + ", ".join(f"{task} {w:.1f}" for task, w in weights.items()))
     return notes
 
@@ -240,7 +248,7 @@ def write_metrics_files(metrics_out: Path, test_metrics: Mapping[str, Any], seco
                         "safety_target_met": safety.target_met})
     frame = pd.DataFrame([{k: v for k, v in epoch.items() if isinstance(v, (int, float))} for epoch in history or []])
     if frame.empty:  # the baseline has no epochs; DVC still gets its (empty) plot file
-        frame = pd.DataFrame(columns=["epoch", "train_loss", "val_loss", "val_macro_f1"])
+        frame = pd.DataFrame(columns=["epoch", "train_loss", "val_loss", "val_macro_f1", "val_ranking"])
     try:
         write_bytes_atomic(metrics_out, (json.dumps(summary, indent=2) + "\n").encode("utf-8"))
         write_bytes_atomic(metrics_out.with_name(f"{metrics_out.stem}_history.csv"), frame.to_csv(index=False).encode("utf-8"))

@@ -29,7 +29,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from common.settings import TransformerSettings, from_mapping, to_dict
-from models.metrics import task_macro_f1
+from models.metrics import task_macro_f1, task_ranking_score
 from models.tasks import (TaskSpec, as_texts, check_specs, check_targets, decide, decide_indices, default_thresholds,
                           labeled_mask, read_artifact_meta, UNLABELED)
 from models.transformer.encoder import default_encoder_dir, load_tokenizer, quiet_hub_progress
@@ -111,7 +111,8 @@ class TransformerClassifier:
         thresholds_: per `models.tasks` (multi: one per label, binary: one on the positive label), default 0.5;
             a caller (e.g. tuning on validation data) may overwrite it, and `save` persists it.
         history_: one dict per epoch (loss curves): epoch, train_loss, train_seconds and, with validation data,
-            val_loss, val_macro_f1, val_f1 (per task); seconds (the epoch with its validation).
+            val_loss, val_macro_f1 and val_f1 (per task, every label decided at 0.5), val_ranking (mean over tasks of
+            `models.metrics.task_ranking_score`); seconds (the epoch with its validation).
         best_epoch_: the (1-based) epoch whose weights were kept.
     """
 
@@ -184,7 +185,10 @@ class TransformerClassifier:
         val_Y: Mapping[str, np.ndarray] | None = None,
         progress: bool = True,
     ) -> "TransformerClassifier":
-        """Fine-tune encoder and heads on `texts`/`Y`; early-stop on validation mean macro-F1 and keep the best epoch.
+        """Fine-tune encoder and heads on `texts`/`Y`; early-stop on a validation figure and keep the best epoch.
+
+        The figure is `config.early_stopping`: `ranking` (threshold-free, the default) or `f1_at_half` (mean
+        macro-F1 with every label decided at 0.5).
 
         Plain torch loop (see the module docstring for why not the HF Trainer): AdamW with separate learning rates
         for the pretrained encoder and the new heads, linear warmup then linear decay, gradient clipping,
@@ -352,14 +356,15 @@ class TransformerClassifier:
                 if val_ids is None:
                     best_epoch = epoch
                     continue
-                score = float(record["val_macro_f1"])
+                metric = "val_ranking" if cfg.early_stopping == "ranking" else "val_macro_f1"
+                score = float(record[metric])
                 if score > best_score + 1e-6:
                     best_score, best_epoch, stale = score, epoch, 0
                     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
                 else:
                     stale += 1
                     if stale >= cfg.patience:
-                        logger.info("early stop after epoch %d: no gain in val macro-F1 for %d epochs", epoch, stale)
+                        logger.info("early stop after epoch %d: no gain in %s for %d epochs", epoch, metric, stale)
                         break
         finally:
             bar.close()
@@ -374,12 +379,16 @@ class TransformerClassifier:
         val_targets: Mapping[str, np.ndarray],
         weights: Mapping[str, torch.Tensor | None],
     ) -> dict[str, Any]:
-        """Validation loss and macro-F1 (at default 0.5 thresholds) per task and averaged over labeled tasks."""
+        """Validation loss; macro-F1 at 0.5 per task and its mean over labeled tasks; the mean ranking score."""
         logits = self._logits(val_ids, PREDICT_BATCH_SIZE, self.training_precision_)
         loss = self._loss(logits, {k: torch.from_numpy(v) for k, v in val_targets.items()}, weights)
         proba = self._proba_from_logits(logits)
         per_task: dict[str, float] = {}
+        ranking: list[float] = []
         for task in self.tasks:
+            rank = task_ranking_score(task, val_targets[task.name], proba[task.name])
+            if rank is not None:
+                ranking.append(rank)
             f1 = task_macro_f1(task, val_targets[task.name], decide_indices(task, proba[task.name]))
             if f1 is not None:
                 per_task[task.name] = f1
@@ -387,12 +396,14 @@ class TransformerClassifier:
             "val_loss": float(loss) if loss is not None else float("nan"),
             "val_macro_f1": float(np.mean(list(per_task.values()))) if per_task else float("nan"),
             "val_f1": per_task,
+            "val_ranking": float(np.mean(ranking)) if ranking else float("nan"),
         }
 
     def _log_epoch(self, record: Mapping[str, Any], progress: bool) -> None:
         line = f"epoch {record['epoch']}: train_loss {record['train_loss']:.4f}"
         if "val_loss" in record:
-            line += f", val_loss {record['val_loss']:.4f}, val_macro_f1 {record['val_macro_f1']:.4f}"
+            line += (f", val_loss {record['val_loss']:.4f}, val_macro_f1 {record['val_macro_f1']:.4f}"
+                     f", val_ranking {record['val_ranking']:.4f}")
         line += f" ({record['seconds']:.1f} s)"
         if progress and sys.stderr.isatty():
             tqdm.write(line)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.metrics import f1_score
+from sklearn.metrics import average_precision_score, f1_score
 
-from models.metrics import task_macro_f1
-from models.tasks import UNLABELED, TaskSpec
+from models.metrics import task_macro_f1, task_ranking_score
+from models.tasks import UNLABELED, TaskSpec, decide_indices
 from training.metrics import task_metrics
 
 SINGLE = TaskSpec("tone", "single", ("neg", "neu", "pos"))
@@ -46,3 +46,29 @@ def test_evaluation_early_stopping_and_the_gate_use_the_same_function() -> None:
     proba = np.array([[0.9, 0.05, 0.05], [0.2, 0.7, 0.1], [0.1, 0.8, 0.1], [0.3, 0.6, 0.1]])
     assert task_metrics(SINGLE, proba, y, None)["macro_f1"] == pytest.approx(
         task_macro_f1(SINGLE, y, proba.argmax(axis=1)))  # evaluation, reports and the gate
+
+
+def test_the_ranking_score_ignores_thresholds_and_unlabeled_posts() -> None:
+    """What `transformer.early_stopping: ranking` reads: average precision per label, so a model that orders posts
+    as well but is less confident (every probability below 0.5) scores the same, where macro-F1 at 0.5 falls."""
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, (80, 3)).astype(np.int8)
+    y[:, 2] = 0                                    # no positive: left out, not scored 0
+    y[:6] = UNLABELED                              # unlabeled posts: left out
+    proba = np.clip(0.6 * y + rng.normal(0.2, 0.25, y.shape), 0, 1)
+    expected = np.mean([average_precision_score(y[6:, j], proba[6:, j]) for j in (0, 1)])
+    assert task_ranking_score(MULTI, y, proba) == pytest.approx(expected)
+    shy = 0.4 * proba
+    assert task_ranking_score(MULTI, y, shy) == pytest.approx(expected)
+    assert task_macro_f1(MULTI, y, decide_indices(MULTI, shy)) < task_macro_f1(MULTI, y, decide_indices(MULTI, proba))
+
+    yb = np.where(rng.random(60) < 0.3, 1, 0)
+    pb = np.column_stack([1 - (0.5 * yb + rng.random(60) * 0.6), 0.5 * yb + rng.random(60) * 0.6])
+    yb_masked = yb.copy()
+    yb_masked[:10] = UNLABELED
+    assert task_ranking_score(BINARY, yb_masked, pb) == pytest.approx(average_precision_score(yb[10:], pb[10:, 1]))
+    assert task_ranking_score(BINARY, np.zeros(5, dtype=int), pb[:5]) is None  # no positive: nothing to rank
+
+    ys = np.array([0, 0, 1, 2])
+    ps = np.array([[0.5, 0.3, 0.2], [0.2, 0.7, 0.1], [0.1, 0.8, 0.1], [0.3, 0.3, 0.4]])
+    assert task_ranking_score(SINGLE, ys, ps) == pytest.approx(task_macro_f1(SINGLE, ys, ps.argmax(axis=1)))

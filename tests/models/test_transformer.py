@@ -20,7 +20,7 @@ import torch
 from common.errors import SettingsError
 from common.settings import TransformerSettings as TransformerConfig
 from common.settings import from_mapping, to_dict
-from models.metrics import task_macro_f1
+from models.metrics import task_macro_f1, task_ranking_score
 from models.tasks import UNLABELED, TaskSpec
 from models.transformer import MultiTaskTransformer, TransformerClassifier, class_weights, quantize_int8
 from models.transformer import encoder as encoder_module
@@ -101,7 +101,7 @@ def test_config_validates_and_round_trips() -> None:
     cfg = TransformerConfig(learning_rate=1e-4, num_threads=2)
     assert from_mapping(TransformerConfig, to_dict(cfg), "test", "transformer") == cfg
     for bad in ({"precision": "fp16"}, {"epochs": 0}, {"warmup_ratio": 1.0}, {"class_weighting": "balanced"},
-                {"precision": "int8"}, {"num_threads": 0}, {"pos_weight_cap": 0.5}):
+                {"precision": "int8"}, {"num_threads": 0}, {"pos_weight_cap": 0.5}, {"early_stopping": "loss"}):
         with pytest.raises(SettingsError):
             TransformerConfig(**bad)
     with pytest.raises(SettingsError, match="unknown setting `transformer.learning_rat`"):
@@ -178,10 +178,15 @@ def test_fit_learns_and_beats_majority(fitted: TransformerClassifier, corpus: di
     baseline = majority_macro_f1(vy, ty)
     score = model_macro_f1(fitted, vx, vy)
     assert score > baseline + 0.3, (score, baseline)
-    # the kept weights are those of the best validation epoch, and they score what the history says
-    best = int(np.argmax([h["val_macro_f1"] for h in history])) + 1
+    # the kept weights are those of the best validation epoch (the ranking score, the default), and at 0.5 they
+    # score what the history says
+    best = int(np.argmax([h["val_ranking"] for h in history])) + 1
     assert fitted.best_epoch_ == best
     assert score == pytest.approx(history[best - 1]["val_macro_f1"], abs=1e-9)
+    # ... and their validation probabilities order posts as well as the history says they did when chosen
+    proba = fitted.predict_proba(vx, precision=fitted.training_precision_)  # validation ran in training precision
+    ranking = np.mean([task_ranking_score(t, vy[t.name], proba[t.name]) for t in TASKS])
+    assert ranking == pytest.approx(history[best - 1]["val_ranking"], abs=1e-9)
 
 
 def test_unlabeled_rows_are_masked(tiny_dir: Path, corpus: dict[str, Any], caplog: pytest.LogCaptureFixture) -> None:
@@ -214,22 +219,26 @@ def test_bad_targets_are_refused(tiny_dir: Path, corpus: dict[str, Any]) -> None
         clf.fit(texts, {**y, "sentiment": y["sentiment"] + 3}, progress=False)
 
 
-def test_early_stopping_restores_the_best_epoch(tiny_dir: Path, corpus: dict[str, Any],
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    """Scripted validation scores: best at epoch 2, patience 2 => stops after epoch 4 with epoch-2 weights."""
+@pytest.mark.parametrize("metric, key", [("ranking", "val_ranking"), ("f1_at_half", "val_macro_f1")])
+def test_early_stopping_restores_the_best_epoch(tiny_dir: Path, corpus: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+                                                metric: str, key: str) -> None:
+    """Scripted validation scores: best at epoch 2, patience 2 => stops after epoch 4 with epoch-2 weights. The
+    other figure is scripted to rise every epoch, so stopping on the wrong one would run all 5 epochs."""
     scripted = [0.30, 0.70, 0.50, 0.40, 0.90]
     snapshots: list[torch.Tensor] = []
     original = TransformerClassifier._validate
+    other = "val_macro_f1" if key == "val_ranking" else "val_ranking"
 
     def scripted_validate(self: TransformerClassifier, *args: Any) -> dict[str, Any]:
         out = original(self, *args)
         snapshots.append(self.model_.heads["sentiment"].weight.detach().clone())
-        out["val_macro_f1"] = scripted[len(snapshots) - 1]
+        out[key] = scripted[len(snapshots) - 1]
+        out[other] = 0.1 * len(snapshots)
         return out
 
     monkeypatch.setattr(TransformerClassifier, "_validate", scripted_validate)
     (tx, ty), (vx, vy) = corpus["train"], corpus["val"]
-    cfg = TransformerConfig(epochs=5, patience=2, **FAST)
+    cfg = TransformerConfig(epochs=5, patience=2, early_stopping=metric, **FAST)
     clf = TransformerClassifier(TASKS, encoder_dir=tiny_dir, config=cfg).fit(tx[:64], {k: v[:64] for k, v in ty.items()},
                                                                              vx, vy, progress=False)
     assert [h["epoch"] for h in clf.history_] == [1, 2, 3, 4]

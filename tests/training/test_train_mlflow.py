@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -297,6 +298,11 @@ def test_an_ensemble_registers_and_reloads_through_mlflow(tracking: str, dataset
     assert run.data.tags["occ.model_kind"] == "ensemble" and "members: baseline train+validation" in run.data.tags["occ.refit"]
     weights = {k: float(v) for k, v in run.data.params.items() if k.startswith("ensemble.weight.")}
     assert set(weights) == {"ensemble.weight.urgency", "ensemble.weight.topics", "ensemble.weight.flag"}
+    card = Path(mlflow.artifacts.download_artifacts(run_id=result.run_id, artifact_path="evaluation/model_card.md",
+                                                    dst_path=str(tmp_path))).read_text()
+    assert re.search(r"weights of epoch [12] of at most 2, chosen on validation average precision "
+                     r"\(macro-F1 for single-label tasks\)", card), card
+    assert "weight of the baseline in the mix (ensemble.baseline_weight)" in card
     model = mlflow.pyfunc.load_model(f"models:/mix/{result.version}")
     out = model.predict(pd.DataFrame({"text": ["severe nausea reported, urgent help needed today"]}))
     assert {"urgency", "topics", "flag", "flag_scores"} <= set(out.columns)
