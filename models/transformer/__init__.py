@@ -15,8 +15,8 @@ work across them, not on one:
   0.5, where rare labels count only once the model is confident enough to cross it. Replayed on the same
   fine-tunes (bench/early_stopping.py, 5 seeds), against macro-F1 at 0.5: LiveQA +3.2 test macro-F1 points,
   drugs.com negative +2.7 (3 seeds), PsyTAR ADR +0.3 (2.4 epochs instead of 3.0), MedQA and the demo (1 seed)
-  level, CADEC -1.2; +0.8 on average. Validation loss
-  rises from epoch 3 while both still climb, so early stopping does not watch loss (-0.5 on average).
+  level, CADEC -1.2; +0.8 on average. Validation loss rises from epoch 3 while both still climb, so early
+  stopping does not watch loss (-0.6 on average).
 - max_length 128 (MiniLM was trained on 128-token inputs; most posts fit), batch_size 16.
 - class_weighting "inv_sqrt" and BCE pos_weight capped at 10 (a rationale, not compared on the corpora):
   counter imbalance without the over-prediction of full inverse weights on small data; thresholds are
