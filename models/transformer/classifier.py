@@ -356,7 +356,10 @@ class TransformerClassifier:
                 if val_ids is None:
                     best_epoch = epoch
                     continue
-                metric = "val_ranking" if cfg.early_stopping == "ranking" else "val_macro_f1"
+                # no ranking where validation holds no positive of any binary or multi-label task (and no
+                # single-label task): the same every epoch, so macro-F1 at 0.5 decides instead
+                ranked = cfg.early_stopping == "ranking" and not math.isnan(record["val_ranking"])
+                metric = "val_ranking" if ranked else "val_macro_f1"
                 score = float(record[metric])
                 if score > best_score + 1e-6:
                     best_score, best_epoch, stale = score, epoch, 0

@@ -247,6 +247,19 @@ def test_early_stopping_restores_the_best_epoch(tiny_dir: Path, corpus: dict[str
     assert not torch.equal(clf.model_.heads["sentiment"].weight, snapshots[3])
 
 
+def test_ranking_falls_back_to_f1_where_validation_has_nothing_to_rank(tiny_dir: Path, corpus: dict[str, Any]) -> None:
+    """A binary task whose validation posts are all negative has no average precision: the epoch is still
+    chosen (on macro-F1 at 0.5), not left at 0 with whatever weights the last epoch had."""
+    (tx, ty), (vx, _) = corpus["train"], corpus["val"]
+    cfg = TransformerConfig(epochs=3, patience=1, **FAST)
+    clf = TransformerClassifier([ADVERSE], encoder_dir=tiny_dir, config=cfg).fit(
+        tx[:64], {ADVERSE.name: ty[ADVERSE.name][:64]}, vx[:20], {ADVERSE.name: np.zeros(20, dtype=np.int64)},
+        progress=False)
+    assert all(np.isnan(h["val_ranking"]) for h in clf.history_)
+    f1 = [h["val_macro_f1"] for h in clf.history_]
+    assert 1 <= clf.best_epoch_ <= len(f1) and f1[clf.best_epoch_ - 1] == max(f1)
+
+
 def test_same_seed_same_model(tiny_dir: Path, corpus: dict[str, Any]) -> None:
     (tx, ty), (vx, vy) = corpus["train"], corpus["val"]
     tx, ty = tx[:96], {k: v[:96] for k, v in ty.items()}
