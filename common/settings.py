@@ -325,8 +325,8 @@ class TransformerSettings:
     early_stopping: str = "ranking"
     """ranking | f1_at_half: the validation figure that picks the epoch. ranking judges how well each task orders
     its posts (average precision; macro-F1 at the top label for single-label tasks), since thresholds are tuned
-    after training anyway; f1_at_half decides every label at 0.5, which rewards epochs where rare labels merely
-    grow confident enough to cross it (bench/early_stopping.py compares them)."""
+    after training anyway; f1_at_half decides every label at 0.5, where a rare label counts only once it crosses
+    0.5, a noisier figure to stop on (bench/early_stopping.py compares them)."""
     dropout: float = 0.1
     seed: int = 0
     precision: str = "auto"

@@ -40,7 +40,8 @@ def task_ranking_score(spec: TaskSpec, y: np.ndarray, proba: np.ndarray) -> floa
     Why: early stopping reads this (`transformer.early_stopping: ranking`). The product cuts every binary and
     multi-label task at thresholds tuned on validation after training, so what an epoch should be judged on is
     the order it gives, not its decisions at 0.5: at 0.5 a rare label only counts once the model grows
-    confident enough to cross it, which favours later, merely more confident epochs (bench/early_stopping.py).
+    confident enough to cross it, so that figure jumps from epoch to epoch and stopping on it cuts on noise
+    (bench/early_stopping.py).
     """
     from sklearn.metrics import average_precision_score
 
