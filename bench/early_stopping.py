@@ -96,7 +96,8 @@ def _load(path: Path) -> dict[str, dict[str, np.ndarray]]:
 def _ranking(specs: Sequence[TaskSpec], proba: Mapping[str, np.ndarray], y: Mapping[str, np.ndarray]) -> float:
     from models.metrics import task_ranking_score
 
-    return float(np.mean([task_ranking_score(s, y[s.name], proba[s.name]) or 0.0 for s in specs]))
+    scores = [task_ranking_score(s, y[s.name], proba[s.name]) for s in specs]
+    return float(np.mean([s for s in scores if s is not None]))  # as the classifier's val_ranking
 
 
 def replay(specs: Sequence[TaskSpec], kept: dict[str, dict[str, np.ndarray]], settings: Settings,

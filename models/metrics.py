@@ -9,7 +9,7 @@ compared. Here every label of the task counts, an absent one scores 0 (scikit-le
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import f1_score
+from sklearn.metrics import average_precision_score, f1_score
 
 from models.tasks import UNLABELED, TaskSpec, labeled_mask
 
@@ -43,21 +43,19 @@ def task_ranking_score(spec: TaskSpec, y: np.ndarray, proba: np.ndarray) -> floa
     confident enough to cross it, so that figure jumps from epoch to epoch and stopping on it cuts on noise
     (bench/early_stopping.py).
     """
-    from sklearn.metrics import average_precision_score
-
-    y = np.asarray(y)
+    y, proba = np.asarray(y), np.asarray(proba)
     if spec.kind == "single":
-        return task_macro_f1(spec, y, np.asarray(proba).argmax(axis=1))
+        return task_macro_f1(spec, y, proba.argmax(axis=1))
     if spec.kind == "binary":
         keep = labeled_mask(spec, y)
         gold = y[keep] == spec.positive_index
         if gold.all() or not gold.any():
             return None
-        return float(average_precision_score(gold, np.asarray(proba)[keep, spec.positive_index]))
+        return float(average_precision_score(gold, proba[keep, spec.positive_index]))
     scores = []
     for j in range(y.shape[1]):
         keep = y[:, j] != UNLABELED
         gold = y[keep, j] == 1
         if gold.any() and not gold.all():
-            scores.append(float(average_precision_score(gold, np.asarray(proba)[keep, j])))
+            scores.append(float(average_precision_score(gold, proba[keep, j])))
     return float(np.mean(scores)) if scores else None
