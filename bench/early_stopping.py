@@ -2,6 +2,7 @@
 
     python bench/early_stopping.py DATA_DIR --record bench/out/epochs [--corpora a,b] [--seeds 5] [--demo DIR]
     python bench/early_stopping.py DATA_DIR --replay bench/out/epochs [--demo DIR]
+    python bench/early_stopping.py DATA_DIR --record DIR --set transformer.multi_label_loss=mean   # any setting
 
 `--record` fine-tunes the transformer exactly as `benchmarks.py` does (same training file, same train/validation
 split, params.yaml's settings) but runs every epoch (no early stop) and keeps each epoch's validation and test
@@ -143,7 +144,7 @@ def replay(specs: Sequence[TaskSpec], kept: dict[str, dict[str, np.ndarray]], se
 
 
 def main() -> None:
-    from benchmarks import demo_corpus, public_corpora, with_safety_task
+    from benchmarks import changed, demo_corpus, public_corpora, with_safety_task
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data_dir", type=Path)
@@ -154,10 +155,12 @@ def main() -> None:
     parser.add_argument("--record", type=Path, default=None, metavar="DIR")
     parser.add_argument("--replay", type=Path, default=None, metavar="DIR")
     parser.add_argument("--patience", type=int, default=None, help="replay with this patience (default: params.yaml)")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="record with a setting changed (YAML value), e.g. transformer.multi_label_loss=mean")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     # macro-F1 comparison, as benchmarks.py: no task gets the safety recall target
-    settings = with_safety_task(load_settings(ROOT / "params.yaml"), None)
+    settings = with_safety_task(changed(load_settings(ROOT / "params.yaml"), args.set), None)
     corpora = public_corpora(args.data_dir) + ([demo_corpus(args.demo)] if args.demo else [])
     if args.corpora:
         corpora = [c for c in corpora if c.name in set(args.corpora.split(","))]

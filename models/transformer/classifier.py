@@ -250,7 +250,13 @@ class TransformerClassifier:
         targets: Mapping[str, torch.Tensor],
         weights: Mapping[str, torch.Tensor | None],
     ) -> torch.Tensor | None:
-        """Mean over tasks (those with a labeled row here) of each task's masked loss; None if nothing is labeled."""
+        """Mean over tasks (those with a labeled row here) of each task's masked loss per labeled post; None if
+        nothing is labeled.
+
+        A multi-label task's loss per post is, by default (`multi_label_loss: sum`), the sum of its labels' binary
+        cross-entropies: the negative log-likelihood of the label set, on the scale of a single-label task's
+        cross-entropy. Averaging over labels instead shrinks a many-label task's pull on the shared encoder.
+        """
         losses = []
         for task in self.tasks:
             z, y = logits[task.name], targets[task.name]
@@ -260,7 +266,9 @@ class TransformerClassifier:
                     continue
                 per = nn.functional.binary_cross_entropy_with_logits(
                     z, y.clamp(min=0).to(z.dtype), pos_weight=weights[task.name], reduction="none")
-                losses.append((per * mask).sum() / mask.sum())
+                # sum: per labeled post (a row is labeled whole or not at all); mean: per labeled (post, label)
+                denominator = mask.any(dim=1).sum() if self._cfg.multi_label_loss == "sum" else mask.sum()
+                losses.append((per * mask).sum() / denominator)
             else:
                 if not (y != UNLABELED).any():
                     continue

@@ -7,6 +7,7 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers is imported (read at import time)
 
+import dataclasses
 import json
 import shutil
 import warnings
@@ -101,7 +102,8 @@ def test_config_validates_and_round_trips() -> None:
     cfg = TransformerConfig(learning_rate=1e-4, num_threads=2)
     assert from_mapping(TransformerConfig, to_dict(cfg), "test", "transformer") == cfg
     for bad in ({"precision": "fp16"}, {"epochs": 0}, {"warmup_ratio": 1.0}, {"class_weighting": "balanced"},
-                {"precision": "int8"}, {"num_threads": 0}, {"pos_weight_cap": 0.5}, {"early_stopping": "loss"}):
+                {"precision": "int8"}, {"num_threads": 0}, {"pos_weight_cap": 0.5}, {"early_stopping": "loss"},
+                {"multi_label_loss": "max"}):
         with pytest.raises(SettingsError):
             TransformerConfig(**bad)
     with pytest.raises(SettingsError, match="unknown setting `transformer.learning_rat`"):
@@ -363,6 +365,32 @@ def test_class_weights_counter_imbalance_without_overshooting() -> None:
     assert pos_weight[0] == 10.0 and pos_weight[1] == pytest.approx(1.0) and pos_weight[2] == 1.0
 
 
+@pytest.mark.parametrize("rule", ["sum", "mean"])
+def test_multi_label_loss_is_the_label_sets_log_likelihood_per_labeled_post(tiny_dir: Path, rule: str) -> None:
+    """`sum`: a post's multi-label loss is the negative log-likelihood of its whole label set (the scale of a
+    single-label task's cross-entropy), averaged over labeled posts only; `mean` divides it by the label count."""
+    import torch
+
+    config = dataclasses.replace(TINY, multi_label_loss=rule)
+    clf = TransformerClassifier(TASKS, encoder_dir=tiny_dir, config=config)
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(5, 3))
+    y = np.array([[1, 0, 0], [0, 1, 1], [UNLABELED] * 3, [0, 0, 0], [UNLABELED] * 3], dtype=np.int64)
+    pos_weight = np.array([2.0, 1.0, 3.0])
+    logits = {t.name: torch.zeros(5, len(t.labels)) for t in TASKS}
+    logits["perception"] = torch.tensor(z, dtype=torch.float32)
+    targets = {t.name: torch.full((5,), UNLABELED) for t in TASKS}
+    targets["perception"] = torch.from_numpy(y)
+    weights = {t.name: None for t in TASKS} | {"perception": torch.tensor(pos_weight, dtype=torch.float32)}
+    loss = float(clf._loss(logits, targets, weights))
+
+    p = 1.0 / (1.0 + np.exp(-z))
+    labeled = (y != UNLABELED).all(axis=1)
+    nll = -(pos_weight * y * np.log(p) + (1 - y) * np.log(1 - p))[labeled].sum(axis=1)
+    expected = nll.mean() if rule == "sum" else nll.mean() / 3
+    assert loss == pytest.approx(expected, rel=1e-5)
+
+
 def test_length_bucketed_batches_cover_every_row_once_and_repeat_with_the_seed() -> None:
     lengths = np.random.default_rng(0).integers(5, 100, size=1000)
     first = length_bucketed_batches(lengths, 16, np.random.default_rng(4))
@@ -377,8 +405,6 @@ def test_length_bucketed_batches_cover_every_row_once_and_repeat_with_the_seed()
 
 def test_a_long_post_keeps_its_head_and_tail(tiny_dir: Path, fitted: TransformerClassifier) -> None:
     """head_tail: the verdict at the end of a long review reaches the model; head: it is cut off."""
-    import dataclasses
-
     from models.transformer.classifier import head_and_tail
 
     tokenizer = load_tokenizer(tiny_dir)
