@@ -2,7 +2,7 @@
 
     python bench/early_stopping.py DATA_DIR --record bench/out/epochs [--corpora a,b] [--seeds 5] [--demo DIR]
     python bench/early_stopping.py DATA_DIR --replay bench/out/epochs [--demo DIR]
-    python bench/early_stopping.py DATA_DIR --record DIR --set transformer.multi_label_loss=mean   # any setting
+    python bench/early_stopping.py DATA_DIR --record DIR --set transformer.task_weighting=equal   # any setting
 
 `--record` fine-tunes the transformer exactly as `benchmarks.py` does (same training file, same train/validation
 split, params.yaml's settings) but runs every epoch (no early stop) and keeps each epoch's validation and test
@@ -156,7 +156,7 @@ def main() -> None:
     parser.add_argument("--replay", type=Path, default=None, metavar="DIR")
     parser.add_argument("--patience", type=int, default=None, help="replay with this patience (default: params.yaml)")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="record with a setting changed (YAML value), e.g. transformer.multi_label_loss=mean")
+                        help="record with a setting changed (YAML value), e.g. transformer.task_weighting=equal")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     # macro-F1 comparison, as benchmarks.py: no task gets the safety recall target

@@ -301,7 +301,7 @@ dynamic quantization of the encoder's Linear layers (scoring only)."""
 CLASS_WEIGHTINGS = ("none", "inv_sqrt", "inverse")
 TRUNCATIONS = ("head", "head_tail")
 EARLY_STOPPING_METRICS = ("ranking", "f1_at_half")
-MULTI_LABEL_LOSSES = ("sum", "mean")
+TASK_WEIGHTINGS = ("labels", "equal")
 
 
 @dataclass(frozen=True)
@@ -334,12 +334,12 @@ class TransformerSettings:
     """auto | fp32 | bf16 for training (scoring precision is score.precision)."""
     class_weighting: str = "inv_sqrt"
     """none | inv_sqrt | inverse: loss weights against label imbalance."""
-    multi_label_loss: str = "sum"
-    """sum | mean: a multi-label task's loss per post is the sum of its labels' binary cross-entropies (the
-    negative log-likelihood of the label set, as cross-entropy is for one label) or their mean. With mean, a task
-    of seven labels pulls the shared encoder a seventh as hard as a single-label task beside it; on the demo that
-    left evidence needs 5.8 points below the baseline (bench/early_stopping.py --set
-    transformer.multi_label_loss=mean records the old rule)."""
+    task_weighting: str = "labels"
+    """labels | equal: how the tasks' losses mix in the shared encoder's. labels: a multi-label task weighs as many
+    decisions as it has labels, a single-label or binary task one; equal: every task the same, so a seven-label
+    task pulls the encoder a seventh as hard per decision (on the demo, evidence needs then trailed the baseline
+    by 5.8 points). One task trains the same either way (bench/early_stopping.py --set
+    transformer.task_weighting=equal records the old rule)."""
     pos_weight_cap: float = 10.0
     """Cap on multi-label BCE pos_weight (and class weights): an uncapped rare label destabilizes training."""
     max_grad_norm: float = 1.0
@@ -363,7 +363,7 @@ class TransformerSettings:
         _choice(self, "class_weighting", CLASS_WEIGHTINGS)
         _choice(self, "truncation", TRUNCATIONS)
         _choice(self, "early_stopping", EARLY_STOPPING_METRICS)
-        _choice(self, "multi_label_loss", MULTI_LABEL_LOSSES)
+        _choice(self, "task_weighting", TASK_WEIGHTINGS)
         if not self.pos_weight_cap >= 1:
             raise SettingsError(f"transformer.pos_weight_cap must be >= 1, got {self.pos_weight_cap!r}")
         if self.num_threads is not None:

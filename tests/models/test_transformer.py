@@ -103,7 +103,7 @@ def test_config_validates_and_round_trips() -> None:
     assert from_mapping(TransformerConfig, to_dict(cfg), "test", "transformer") == cfg
     for bad in ({"precision": "fp16"}, {"epochs": 0}, {"warmup_ratio": 1.0}, {"class_weighting": "balanced"},
                 {"precision": "int8"}, {"num_threads": 0}, {"pos_weight_cap": 0.5}, {"early_stopping": "loss"},
-                {"multi_label_loss": "max"}):
+                {"task_weighting": "max"}):
         with pytest.raises(SettingsError):
             TransformerConfig(**bad)
     with pytest.raises(SettingsError, match="unknown setting `transformer.learning_rat`"):
@@ -365,30 +365,35 @@ def test_class_weights_counter_imbalance_without_overshooting() -> None:
     assert pos_weight[0] == 10.0 and pos_weight[1] == pytest.approx(1.0) and pos_weight[2] == 1.0
 
 
-@pytest.mark.parametrize("rule", ["sum", "mean"])
-def test_multi_label_loss_is_the_label_sets_log_likelihood_per_labeled_post(tiny_dir: Path, rule: str) -> None:
-    """`sum`: a post's multi-label loss is the negative log-likelihood of its whole label set (the scale of a
-    single-label task's cross-entropy), averaged over labeled posts only; `mean` divides it by the label count."""
+@pytest.mark.parametrize("rule", ["labels", "equal"])
+def test_tasks_mix_in_the_loss_by_their_number_of_decisions(tiny_dir: Path, rule: str) -> None:
+    """`labels`: a multi-label task weighs as many decisions as it has labels (one per label), a single-label or
+    binary task one; `equal`: every task the same. Unlabeled rows stay out; one labeled task trains the same."""
     import torch
 
-    config = dataclasses.replace(TINY, multi_label_loss=rule)
-    clf = TransformerClassifier(TASKS, encoder_dir=tiny_dir, config=config)
+    clf = TransformerClassifier(TASKS, encoder_dir=tiny_dir, config=dataclasses.replace(TINY, task_weighting=rule))
     rng = np.random.default_rng(0)
-    z = rng.normal(size=(5, 3))
-    y = np.array([[1, 0, 0], [0, 1, 1], [UNLABELED] * 3, [0, 0, 0], [UNLABELED] * 3], dtype=np.int64)
-    pos_weight = np.array([2.0, 1.0, 3.0])
-    logits = {t.name: torch.zeros(5, len(t.labels)) for t in TASKS}
-    logits["perception"] = torch.tensor(z, dtype=torch.float32)
-    targets = {t.name: torch.full((5,), UNLABELED) for t in TASKS}
-    targets["perception"] = torch.from_numpy(y)
-    weights = {t.name: None for t in TASKS} | {"perception": torch.tensor(pos_weight, dtype=torch.float32)}
-    loss = float(clf._loss(logits, targets, weights))
+    z = {t.name: rng.normal(size=(5, len(t.labels))) for t in TASKS}
+    y = {"sentiment": np.array([0, 2, UNLABELED, 1, 1]), "adverse_event": np.array([1, 0, 0, UNLABELED, 0]),
+         "perception": np.array([[1, 0, 0], [0, 1, 1], [UNLABELED] * 3, [0, 0, 0], [UNLABELED] * 3])}
+    logits = {k: torch.tensor(v, dtype=torch.float32) for k, v in z.items()}
+    targets = {k: torch.from_numpy(v.astype(np.int64)) for k, v in y.items()}
+    no_weights = {t.name: None for t in TASKS}
 
-    p = 1.0 / (1.0 + np.exp(-z))
-    labeled = (y != UNLABELED).all(axis=1)
-    nll = -(pos_weight * y * np.log(p) + (1 - y) * np.log(1 - p))[labeled].sum(axis=1)
-    expected = nll.mean() if rule == "sum" else nll.mean() / 3
-    assert loss == pytest.approx(expected, rel=1e-5)
+    def cross_entropy(name: str) -> float:
+        keep = y[name] != UNLABELED
+        logp = z[name] - np.log(np.exp(z[name]).sum(axis=1, keepdims=True))
+        return float(-logp[keep, y[name][keep]].mean())
+
+    keep = (y["perception"] != UNLABELED).all(axis=1)
+    p, t = 1.0 / (1.0 + np.exp(-z["perception"][keep])), y["perception"][keep]
+    bce = float(-(t * np.log(p) + (1 - t) * np.log(1 - p)).mean())
+    parts = np.array([cross_entropy("sentiment"), bce, cross_entropy("adverse_event")])
+    weights = np.array([1.0, 3.0, 1.0]) if rule == "labels" else np.ones(3)
+    assert float(clf._loss(logits, targets, no_weights)) == pytest.approx((parts * weights).sum() / weights.sum(), rel=1e-5)
+
+    only_perception = {k: (v if k == "perception" else torch.full_like(v, UNLABELED)) for k, v in targets.items()}
+    assert float(clf._loss(logits, only_perception, no_weights)) == pytest.approx(bce, rel=1e-5)
 
 
 def test_length_bucketed_batches_cover_every_row_once_and_repeat_with_the_seed() -> None:
