@@ -193,7 +193,8 @@ class TransformerClassifier:
         Plain torch loop (see the module docstring for why not the HF Trainer): AdamW with separate learning rates
         for the pretrained encoder and the new heads, linear warmup then linear decay, gradient clipping,
         length-bucketed batches with dynamic padding, and per-task masked losses averaged over the tasks labeled
-        in each batch (so the learning rate means the same whatever the number of tasks).
+        in each batch, weighted by their number of decisions (`task_weighting`; the weights sum to 1, so the
+        learning rate means the same whatever the number of tasks).
         Without validation data it trains `epochs` epochs and keeps the last weights.
 
         Args:
