@@ -393,7 +393,11 @@ def test_tasks_mix_in_the_loss_by_their_number_of_decisions(tiny_dir: Path, rule
     assert float(clf._loss(logits, targets, no_weights)) == pytest.approx((parts * weights).sum() / weights.sum(), rel=1e-5)
 
     only_perception = {k: (v if k == "perception" else torch.full_like(v, UNLABELED)) for k, v in targets.items()}
-    assert float(clf._loss(logits, only_perception, no_weights)) == pytest.approx(bce, rel=1e-5)
+    alone = clf._loss(logits, only_perception, no_weights)
+    assert float(alone) == pytest.approx(bce, rel=1e-5)
+    other = TransformerClassifier(TASKS, encoder_dir=tiny_dir,
+                                  config=dataclasses.replace(TINY, task_weighting={"labels": "equal", "equal": "labels"}[rule]))
+    assert torch.equal(alone, other._loss(logits, only_perception, no_weights))  # a lone task: bit for bit the same
 
 
 def test_length_bucketed_batches_cover_every_row_once_and_repeat_with_the_seed() -> None:
