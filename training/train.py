@@ -79,6 +79,12 @@ def training_notes(kind: str, recipe: Any, settings: Settings) -> list[str]:
             notes.append(f"fine-tuned weights of epoch {best} of at most {config.epochs}, chosen on validation "
                          + ("average precision (macro-F1 for single-label tasks)" if config.early_stopping == "ranking"
                             else "macro-F1 with every label decided at 0.5"))
+        tasks = list(getattr(transformer, "tasks", []))
+        if len(tasks) > 1:
+            notes.append("tasks weighted in the shared encoder's loss "
+                         + ("by their number of decisions (a multi-label task one per label): "
+                            + ", ".join(f"{t.name} {len(t.labels) if t.kind == 'multi' else 1}" for t in tasks)
+                            if config.task_weighting == "labels" else "equally (transformer.task_weighting: equal)"))
     if kind == "ensemble":
         weights = getattr(recipe.model, "weights", {})
         rule = ("ensemble.baseline_weight" if settings.ensemble.baseline_weight is not None

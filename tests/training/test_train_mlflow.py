@@ -303,6 +303,7 @@ def test_an_ensemble_registers_and_reloads_through_mlflow(tracking: str, dataset
     assert re.search(r"weights of epoch [12] of at most 2, chosen on validation average precision "
                      r"\(macro-F1 for single-label tasks\)", card), card
     assert "weight of the baseline in the mix (ensemble.baseline_weight)" in card
+    assert "by their number of decisions (a multi-label task one per label): urgency 1, topics 3, flag 1" in card, card
     model = mlflow.pyfunc.load_model(f"models:/mix/{result.version}")
     out = model.predict(pd.DataFrame({"text": ["severe nausea reported, urgent help needed today"]}))
     assert {"urgency", "topics", "flag", "flag_scores"} <= set(out.columns)
