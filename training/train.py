@@ -81,9 +81,10 @@ def training_notes(kind: str, recipe: Any, settings: Settings) -> list[str]:
                             else "macro-F1 with every label decided at 0.5"))
         tasks = list(getattr(transformer, "tasks", []))
         if len(tasks) > 1:
+            from models.transformer.network import task_loss_weight  # torch only where a transformer was trained
             notes.append("tasks weighted in the shared encoder's loss "
                          + ("by their number of decisions (a multi-label task one per label): "
-                            + ", ".join(f"{t.name} {len(t.labels) if t.kind == 'multi' else 1}" for t in tasks)
+                            + ", ".join(f"{t.name} {task_loss_weight(t, 'labels'):.0f}" for t in tasks)
                             if config.task_weighting == "labels" else "equally (transformer.task_weighting: equal)"))
     if kind == "ensemble":
         weights = getattr(recipe.model, "weights", {})

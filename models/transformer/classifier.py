@@ -33,7 +33,8 @@ from models.metrics import task_macro_f1, task_ranking_score
 from models.tasks import (TaskSpec, as_texts, check_specs, check_targets, decide, decide_indices, default_thresholds,
                           labeled_mask, read_artifact_meta, UNLABELED)
 from models.transformer.encoder import default_encoder_dir, load_tokenizer, quiet_hub_progress
-from models.transformer.network import MultiTaskTransformer, class_weights, length_bucketed_batches, pad
+from models.transformer.network import (MultiTaskTransformer, class_weights, length_bucketed_batches, pad,
+                                        task_loss_weight)
 from models.transformer.precision import (INFERENCE_PRECISIONS, PRECISIONS, autocast, quantize_int8,
                                           resolve_precision, torch_threads, warn_if_slow_bf16)
 
@@ -274,8 +275,7 @@ class TransformerClassifier:
                 if not (y != UNLABELED).any():
                     continue
                 losses.append(nn.functional.cross_entropy(z, y, weight=weights[task.name], ignore_index=UNLABELED))
-            task_weights.append(float(len(task.labels)) if task.kind == "multi" and self._cfg.task_weighting == "labels"
-                                else 1.0)
+            task_weights.append(task_loss_weight(task, self._cfg.task_weighting))
         if not losses:
             return None
         shares = torch.tensor(task_weights, dtype=torch.float64)

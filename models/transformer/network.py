@@ -63,6 +63,12 @@ def _class_weight_exponent(scheme: str) -> float:
     return {"none": 0.0, "inv_sqrt": 0.5, "inverse": 1.0}[scheme]
 
 
+def task_loss_weight(spec: TaskSpec, task_weighting: str) -> float:
+    """A task's weight in the shared encoder's loss (`transformer.task_weighting`): labels = its number of
+    decisions (one per label for a multi-label task, one otherwise); equal = 1 for every task."""
+    return float(len(spec.labels)) if spec.kind == "multi" and task_weighting == "labels" else 1.0
+
+
 def class_weights(spec: TaskSpec, y: np.ndarray, scheme: str = "inv_sqrt", cap: float = 10.0) -> np.ndarray | None:
     """Loss weights that counter label imbalance without overshooting: (n / (K * count)) ** exponent.
 
