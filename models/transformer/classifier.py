@@ -157,7 +157,7 @@ class TransformerClassifier:
         A longer post keeps its head, or with `truncation: head_tail` its first quarter and last three quarters
         of the window (Sun et al. 2019, "How to Fine-Tune BERT for Text Classification?": head + tail beat head
         only and chunk pooling on long reviews): what decides a review's verdict or a case's outcome is often at
-        its end.
+        its end. Measured here too: head only 0.7 points lower, a 256-token window level (docs/BENCHMARKS.md).
         """
         max_length = self._max_length()
         ids: list[list[int]] = []
