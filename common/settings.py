@@ -317,7 +317,7 @@ class TransformerSettings:
     truncation: str = "head_tail"
     """head | head_tail: what a post longer than max_length keeps (head_tail: its first quarter and last three
     quarters of the window; the end of a review or case decides it more often than its middle: head only was
-    0.7 points lower on drugs.com and CADEC, docs/BENCHMARKS.md)."""
+    0.7 points lower on average over drugs.com (-2.3) and CADEC (+0.9), docs/BENCHMARKS.md)."""
     batch_size: int = 16
     epochs: int = 8
     """Demo validation macro-F1 still rose at 6 (0.806 -> 0.816 at 8); early stopping guards small sets."""
