@@ -1,0 +1,193 @@
+"""Does refitting the transformer on train + validation pay (`transformer.refit`)? Paired with the model it replaces.
+
+    python bench/early_stopping.py DATA_DIR --record bench/out/epochs [--corpora a,b] [--seeds 5] [--demo DIR]
+    python bench/transformer_refit.py DATA_DIR --records bench/out/epochs [--demo DIR] [--json bench/out/refit.jsonl]
+
+`occ train` with `transformer.refit: true` fine-tunes once with early stopping, keeps that model's temperatures
+and thresholds (chosen on validation), then fine-tunes again on train + validation for the epoch count early
+stopping chose and ships the second model (`training.recipe.fit_recipe`). The first fine-tune of that recipe is
+exactly what `early_stopping.py --record` keeps (same training file, split, seed and batches; its epochs are
+those of an early-stopped run), so this script takes the validation model from the record instead of
+fine-tuning it again, and only fine-tunes the refit: half the CPU time of `benchmarks.py --set
+transformer.refit=true` for the same figures.
+
+Per corpus and seed: the epoch the shipped rule (`ranking`) picks on the record; temperatures and thresholds
+fitted on that epoch's validation probabilities (`fit_recipe`'s calibration and `tune_with_policy`, no safety
+target: macro-F1 is compared, as in benchmarks.py); test macro-F1 of the validation model (the record's test
+probabilities at that epoch) and of the refit; the same for the ensemble of each with the baseline of the same
+split (`training.recipe.combine`: equal shares, thresholds on the mixed validation probabilities). Printed per
+corpus: means over seeds and the paired difference; every seed is appended to `--json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import logging
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from common.settings import Settings, load_settings  # noqa: E402
+
+logger = logging.getLogger("transformer_refit")
+
+
+def refit_one(corpus: Any, seed: int, kept: dict[str, dict[str, np.ndarray]], settings: Settings) -> dict[str, Any]:
+    """Both transformers (the recorded validation model and a fresh refit) and both ensembles on one seed's test set."""
+    from early_stopping import replay
+    from public_corpora import split_indices
+
+    from models.calibration import apply_temperatures, fit_temperatures
+    from models.ensemble import mix
+    from training.metrics import evaluate_all, mean_macro_f1
+    from training.recipe import (
+        FittedRecipe,
+        _concat,
+        combine,
+        fit_family,
+        fit_recipe,
+        tune_with_policy,
+    )
+
+    specs = corpus.specs
+    training_file, _, test = split_indices(corpus.groups, seed, (0.8, 0.0, 0.2))
+    share = settings.dataset.validation_fraction / (1.0 - settings.dataset.test_fraction)
+    inner_train, inner_val, _ = split_indices(corpus.groups[training_file], 1000 + seed, (1.0 - share, share, 0.0))
+    train, validation = corpus.rows(training_file[inner_train]), corpus.rows(training_file[inner_val])
+    test_x, test_y = corpus.rows(test)
+    for name, y in test_y.items():
+        if not np.array_equal(y, kept["test_targets"][name]):
+            raise SystemExit(f"{corpus.name} seed {seed}: the record's test set is not this split's; record again")
+
+    epoch = replay(specs, kept, settings, settings.transformer.patience)["ranking"][1]  # 1-based
+    val_raw = {task: v[epoch - 1] for task, v in kept["validation_proba"].items()}
+    temperatures = fit_temperatures(specs, val_raw, validation[1]) if settings.thresholds.calibrate else None
+    val_cal = apply_temperatures(specs, val_raw, temperatures)
+    thresholds, _ = tune_with_policy(specs, val_cal, validation[1], settings.thresholds, settings.safety)
+
+    def f1(proba: dict[str, np.ndarray], cuts: dict[str, list[float]]) -> float:
+        return mean_macro_f1(evaluate_all(specs, proba, test_y, cuts))
+
+    test_val_model = apply_temperatures(specs, {t: v[epoch - 1] for t, v in kept["test_proba"].items()}, temperatures)
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        refit, _ = fit_family("transformer", specs, _concat(train, validation), None, settings, epochs=epoch,
+                              progress=False)
+    refit_s = time.perf_counter() - started
+    test_refit = apply_temperatures(specs, refit.predict_proba(test_x), temperatures)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        baseline = fit_recipe("baseline", specs, train, validation, settings, progress=False)
+    test_baseline = apply_temperatures(specs, baseline.model.predict_proba(test_x), baseline.temperatures)
+    member = FittedRecipe(refit, thresholds, temperatures, None, {}, {}, "", 0.0, val_cal, dict(validation[1]))
+    ensemble = combine(specs, baseline, member, validation, settings)  # thresholds on the mix: the same for both
+    weights = {s.name: float(ensemble.model.weights[s.name]) for s in specs}
+    safety = {name: safety_figures(corpus, val_cal, validation[1], proba, test_y, settings)
+              for name, proba in (("transformer", test_val_model), ("transformer_refit", test_refit))}
+    return {
+        "corpus": corpus.name, "seed": seed, "epochs": epoch, "refit_s": refit_s,
+        "n_train": len(train[0]), "n_validation": len(validation[0]),
+        "transformer": f1(test_val_model, thresholds), "transformer_refit": f1(test_refit, thresholds),
+        "ensemble": f1(mix(specs, test_baseline, test_val_model, weights), ensemble.thresholds),
+        "ensemble_refit": f1(mix(specs, test_baseline, test_refit, weights), ensemble.thresholds),
+        **({"safety": safety} if corpus.safety else {}),
+    }
+
+
+def safety_figures(corpus: Any, val_cal: dict[str, np.ndarray], val_y: dict[str, np.ndarray],
+                   test_proba: dict[str, np.ndarray], test_y: dict[str, np.ndarray], settings: Settings) -> dict[str, float]:
+    """The safety shape on test, as benchmarks.py reports it: average precision, and the recall and share of posts
+    flagged at the threshold the recall target (guarded by the flag cap) picks on the validation model's scores."""
+    from benchmarks import precision_at_recall, with_safety_task
+    from sklearn.metrics import average_precision_score
+
+    from models.tasks import UNLABELED
+    from training.recipe import tune_with_policy
+
+    if not corpus.safety:
+        return {}
+    spec = next(s for s in corpus.specs if s.name == corpus.safety)
+    cuts, _ = tune_with_policy([spec], val_cal, val_y, settings.thresholds,
+                               with_safety_task(settings, spec.name).safety)
+    keep = test_y[spec.name] != UNLABELED
+    positive = test_y[spec.name][keep] == spec.positive_index
+    scores = test_proba[spec.name][keep, spec.positive_index]
+    flagged = scores >= cuts[spec.name][0]
+    return {"average_precision": float(average_precision_score(positive, scores)),
+            "precision_at_recall_95": precision_at_recall(scores, positive),
+            "recall_at_threshold": float(flagged[positive].mean()), "flag_share": float(flagged.mean())}
+
+
+def summarize(rows: list[dict[str, Any]]) -> str:
+    """A Markdown table: per corpus, means over seeds and paired differences in macro-F1 points."""
+    by_corpus: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
+    for row in rows:
+        by_corpus[row["corpus"]].append(row)
+    lines = ["| corpus | seeds | transformer | refit | refit - transformer (per seed) | ensemble | ensemble, refit "
+             "member | difference | epochs | refit s |", "|---|---|---|---|---|---|---|---|---|---|"]
+    diffs, ens_diffs = [], []
+    for corpus, runs in sorted(by_corpus.items()):
+        runs.sort(key=lambda r: r["seed"])
+        mean = {k: 100 * float(np.mean([r[k] for r in runs]))
+                for k in ("transformer", "transformer_refit", "ensemble", "ensemble_refit")}
+        per_seed = ", ".join(f"{100 * (r['transformer_refit'] - r['transformer']):+.1f}" for r in runs)
+        diffs.append(mean["transformer_refit"] - mean["transformer"])
+        ens_diffs.append(mean["ensemble_refit"] - mean["ensemble"])
+        lines.append(f"| {corpus} | {len(runs)} | {mean['transformer']:.1f} | {mean['transformer_refit']:.1f} | "
+                     f"{diffs[-1]:+.1f} ({per_seed}) | {mean['ensemble']:.1f} | {mean['ensemble_refit']:.1f} | "
+                     f"{ens_diffs[-1]:+.1f} | {np.mean([r['epochs'] for r in runs]):.1f} | "
+                     f"{np.mean([r['refit_s'] for r in runs]):.0f} |")
+    lines.append(f"| **mean** | | | | {np.mean(diffs):+.1f} | | | {np.mean(ens_diffs):+.1f} | | |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    from benchmarks import changed, demo_corpus, public_corpora, with_safety_task
+    from early_stopping import _load
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("data_dir", type=Path)
+    parser.add_argument("--records", type=Path, required=True, metavar="DIR", help="early_stopping.py --record's folder")
+    parser.add_argument("--demo", type=Path, default=None, help="a dataset folder written by occ dataset")
+    parser.add_argument("--corpora", default=None, help="comma-separated corpus names (default: every record)")
+    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "out" / "transformer_refit.jsonl",
+                        help="one line per corpus and seed; seeds already there are not fine-tuned again")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="the settings the records were made with, if not params.yaml's")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    settings = with_safety_task(changed(load_settings(ROOT / "params.yaml"), args.set), None)
+    corpora = {c.name: c for c in public_corpora(args.data_dir) + ([demo_corpus(args.demo)] if args.demo else [])}
+    wanted = set(args.corpora.split(",")) if args.corpora else None
+    rows = ([json.loads(line) for line in args.json.read_text(encoding="utf-8").splitlines() if line.strip()]
+            if args.json.is_file() else [])
+    done = {(r["corpus"], r["seed"]) for r in rows}
+    for path in sorted(args.records.glob("*.npz")):
+        name, seed = path.name.split(".")[0], int(path.name.split(".")[1])
+        if name not in corpora or (wanted and name not in wanted) or (name, seed) in done:
+            continue
+        row = refit_one(corpora[name], seed, _load(path), settings)
+        logger.info("%s seed %d: transformer %.3f, refit %.3f (%d epochs, %.0f s); ensemble %.3f, with the refit %.3f",
+                    name, seed, row["transformer"], row["transformer_refit"], row["epochs"], row["refit_s"],
+                    row["ensemble"], row["ensemble_refit"])
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        with args.json.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(row) + "\n")
+        rows.append(row)
+    print(summarize([r for r in rows if not wanted or r["corpus"] in wanted]))
+
+
+if __name__ == "__main__":
+    main()
