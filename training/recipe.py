@@ -9,8 +9,9 @@ validation after its thresholds are chosen; its temperatures and thresholds come
 probabilities over train plus validation (k models, each predicting the fold it did not see), because a
 model refit on more data would otherwise be judged by probabilities of a model it no longer is. The
 transformer's refit (the chosen epoch count on train plus validation) is behind `transformer.refit`: its
-out-of-fold probabilities would cost k fine-tunes, so its thresholds stay those of the validation model, and the
-switch is off while the 5,000-post fine-tune takes more than 15 minutes on a CPU (docs/BENCHMARKS.md).
+out-of-fold probabilities would cost k fine-tunes, so its thresholds stay those of the validation model. The
+switch is off: on binary tasks the refit's scores drift from those thresholds, and on a CPU it doubles the
+fine-tune (bench/transformer_refit.py, docs/BENCHMARKS.md).
 The frozen test split never enters any of this: it is only for the gate.
 """
 
