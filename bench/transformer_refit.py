@@ -42,8 +42,12 @@ from common.settings import Settings, load_settings  # noqa: E402
 logger = logging.getLogger("transformer_refit")
 
 
-def refit_one(corpus: Any, seed: int, kept: dict[str, dict[str, np.ndarray]], settings: Settings) -> dict[str, Any]:
-    """Both transformers (the recorded validation model and a fresh refit) and both ensembles on one seed's test set."""
+def refit_one(corpus: Any, seed: int, kept: dict[str, dict[str, np.ndarray]], settings: Settings,
+              keep: Path | None = None) -> dict[str, Any]:
+    """Both transformers (the recorded validation model and a fresh refit) and both ensembles on one seed's test set.
+
+    `keep`: a folder for both models' calibrated test probabilities with the targets and the first model's
+    thresholds, so that other ways of deciding with the refit can be compared without fine-tuning it again."""
     from early_stopping import replay
     from public_corpora import split_indices
 
@@ -94,6 +98,18 @@ def refit_one(corpus: Any, seed: int, kept: dict[str, dict[str, np.ndarray]], se
     member = FittedRecipe(refit, thresholds, temperatures, None, {}, {}, "", 0.0, val_cal, dict(validation[1]))
     ensemble = combine(specs, baseline, member, validation, settings)  # thresholds on the mix: the same for both
     weights = {s.name: float(ensemble.model.weights[s.name]) for s in specs}
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        arrays = {f"{kind}.{task}": value for kind, proba in (("test_proba", test_val_model), ("refit_proba", test_refit),
+                                                               ("test_targets", test_y)) for task, value in proba.items()}
+        arrays.update({f"thresholds.{task}": np.asarray(cut, dtype=float) for task, cut in thresholds.items() if cut})
+        if corpus.safety:  # the safety task's threshold at its recall target, on the first model's validation scores
+            from benchmarks import with_safety_task
+
+            cuts, _ = tune_with_policy(specs, val_cal, validation[1], settings.thresholds,
+                                       with_safety_task(settings, corpus.safety).safety)
+            arrays[f"safety_threshold.{corpus.safety}"] = np.asarray(cuts[corpus.safety], dtype=float)
+        np.savez_compressed(keep / f"{corpus.name}.{seed}.npz", **arrays)
     safety = {name: safety_figures(corpus, val_cal, validation[1], proba, test_y, settings)
               for name, proba in (("transformer", test_val_model), ("transformer_refit", test_refit))}
     return {
@@ -164,6 +180,8 @@ def main() -> None:
     parser.add_argument("--corpora", default=None, help="comma-separated corpus names (default: every record)")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "out" / "transformer_refit.jsonl",
                         help="one line per corpus and seed; seeds already there are not fine-tuned again")
+    parser.add_argument("--keep", type=Path, default=None, metavar="DIR",
+                        help="keep both models' calibrated test probabilities here (one .npz per corpus and seed)")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="the settings the records were made with, if not params.yaml's")
     args = parser.parse_args()
@@ -178,7 +196,7 @@ def main() -> None:
         name, seed = path.name.split(".")[0], int(path.name.split(".")[1])
         if name not in corpora or (wanted and name not in wanted) or (name, seed) in done:
             continue
-        row = refit_one(corpora[name], seed, _load(path), settings)
+        row = refit_one(corpora[name], seed, _load(path), settings, args.keep)
         logger.info("%s seed %d: transformer %.3f, refit %.3f (%d epochs, %.0f s); ensemble %.3f, with the refit %.3f",
                     name, seed, row["transformer"], row["transformer_refit"], row["epochs"], row["refit_s"],
                     row["ensemble"], row["ensemble_refit"])
