@@ -2,6 +2,8 @@
 
     python bench/early_stopping.py DATA_DIR --record bench/out/epochs [--corpora a,b] [--seeds 5] [--demo DIR]
     python bench/transformer_refit.py DATA_DIR --records bench/out/epochs [--demo DIR] [--json bench/out/refit.jsonl]
+                                      [--keep bench/out/refit_proba]
+    python bench/transformer_refit.py DATA_DIR --share-matching bench/out/refit_proba [--demo DIR]
 
 `occ train` with `transformer.refit: true` fine-tunes once with early stopping, keeps that model's temperatures
 and thresholds (chosen on validation), then fine-tunes again on train + validation for the epoch count early
@@ -17,6 +19,12 @@ target: macro-F1 is compared, as in benchmarks.py); test macro-F1 of the validat
 probabilities at that epoch) and of the refit; the same for the ensemble of each with the baseline of the same
 split (`training.recipe.combine`: equal shares, thresholds on the mixed validation probabilities). Printed per
 corpus: means over seeds and the paired difference; every seed is appended to `--json`.
+
+`--share-matching DIR` (after a run with `--keep DIR`) tries one way of giving the refit thresholds of its own:
+move each threshold so that the refit flags the same share of unlabeled posts as the first model did. Half of
+each test set stands in for a team's unlabeled posts (labels unused), the other half is scored, over 20 random
+halvings; printed per corpus: macro-F1 of the first model, of the refit at the inherited thresholds and at the
+moved ones, and for the safety task the recall and share of posts flagged.
 """
 
 from __future__ import annotations
@@ -169,13 +177,73 @@ def summarize(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def matched_cuts(spec: Any, cuts: list[float], first: np.ndarray, second: np.ndarray) -> list[float]:
+    """Per label column: the cut at which `second` flags the share of these posts that `first` flags at `cuts`."""
+    columns = [spec.positive_index] if spec.kind == "binary" else list(range(len(spec.labels)))
+    moved = []
+    for column, cut in zip(columns, cuts):
+        share = float((first[:, column] >= cut).mean())
+        ranked = np.sort(second[:, column])[::-1]
+        k = int(round(share * len(ranked)))
+        moved.append(float(ranked[k - 1]) if k >= 1 else float(ranked[0]) + 1e-9)
+    return moved
+
+
+def share_matching(corpora: dict[str, Any], folder: Path, halvings: int = 20) -> str:
+    """The `--share-matching` comparison over every kept corpus and seed, as a Markdown table."""
+    from early_stopping import _load
+
+    from training.metrics import evaluate_all, mean_macro_f1
+
+    per_corpus: dict[str, list[np.ndarray]] = collections.defaultdict(list)
+    for path in sorted(folder.glob("*.npz")):
+        corpus = corpora.get(path.name.split(".")[0])
+        if corpus is None:
+            continue
+        kept, specs = _load(path), {s.name: s for s in corpus.specs}
+        n = len(next(iter(kept["test_targets"].values())))
+        rng, rows = np.random.default_rng(0), []
+        for _ in range(halvings):
+            order = rng.permutation(n)
+            unlabeled, scored = order[: n // 2], order[n // 2:]
+            first, refit = kept["test_proba"], kept["refit_proba"]
+            cuts = {task: list(cut) for task, cut in kept["thresholds"].items()}
+            moved = {task: matched_cuts(specs[task], cut, first[task][unlabeled], refit[task][unlabeled])
+                     for task, cut in cuts.items()}
+            y = {task: v[scored] for task, v in kept["test_targets"].items()}
+
+            def f1(proba: dict[str, np.ndarray], at: dict[str, list[float]]) -> float:
+                return mean_macro_f1(evaluate_all(corpus.specs, {t: v[scored] for t, v in proba.items()}, y, at))
+
+            row = [f1(first, cuts), f1(refit, cuts), f1(refit, {**cuts, **moved})]
+            for task, cut in kept.get("safety_threshold", {}).items():
+                spec = specs[task]
+                safety_cut = matched_cuts(spec, list(cut), first[task][unlabeled], refit[task][unlabeled])[0]
+                labeled = y[task] >= 0
+                positive = y[task][labeled] == spec.positive_index
+                for proba, at in ((first, cut[0]), (refit, cut[0]), (refit, safety_cut)):
+                    flagged = proba[task][scored][labeled, spec.positive_index] >= at
+                    row += [float(flagged[positive].mean()), float(flagged.mean())]
+            rows.append(row)
+        per_corpus[corpus.name].append(np.mean(rows, axis=0))
+    lines = ["| corpus | seeds | first model | refit, inherited thresholds | refit, matched thresholds | matched - first "
+             "| safety recall / flagged: first, inherited, matched |", "|---|---|---|---|---|---|---|"]
+    for name, seeds in sorted(per_corpus.items()):
+        m = 100 * np.mean(seeds, axis=0)
+        safety = ", ".join(f"{m[i]:.1f} / {m[i + 1]:.1f}" for i in range(3, len(m), 2)) if len(m) > 3 else "-"
+        lines.append(f"| {name} | {len(seeds)} | {m[0]:.1f} | {m[1]:.1f} | {m[2]:.1f} | {m[2] - m[0]:+.1f} | {safety} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     from benchmarks import changed, demo_corpus, public_corpora, with_safety_task
     from early_stopping import _load
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data_dir", type=Path)
-    parser.add_argument("--records", type=Path, required=True, metavar="DIR", help="early_stopping.py --record's folder")
+    parser.add_argument("--records", type=Path, default=None, metavar="DIR", help="early_stopping.py --record's folder")
+    parser.add_argument("--share-matching", type=Path, default=None, metavar="DIR",
+                        help="compare thresholds matched on unlabeled posts, from a run's --keep folder")
     parser.add_argument("--demo", type=Path, default=None, help="a dataset folder written by occ dataset")
     parser.add_argument("--corpora", default=None, help="comma-separated corpus names (default: every record)")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "out" / "transformer_refit.jsonl",
@@ -189,6 +257,11 @@ def main() -> None:
     settings = with_safety_task(changed(load_settings(ROOT / "params.yaml"), args.set), None)
     corpora = {c.name: c for c in public_corpora(args.data_dir) + ([demo_corpus(args.demo)] if args.demo else [])}
     wanted = set(args.corpora.split(",")) if args.corpora else None
+    if args.share_matching:
+        print(share_matching({k: c for k, c in corpora.items() if not wanted or k in wanted}, args.share_matching))
+        return
+    if args.records is None:
+        parser.error("give --records DIR (or --share-matching DIR)")
     rows = ([json.loads(line) for line in args.json.read_text(encoding="utf-8").splitlines() if line.strip()]
             if args.json.is_file() else [])
     done = {(r["corpus"], r["seed"]) for r in rows}
