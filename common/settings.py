@@ -350,8 +350,8 @@ class TransformerSettings:
     """Torch intra-op threads; null = torch's default (all cores)."""
     refit: bool = False
     """Refit on train + validation for the epoch count early stopping chose, keeping the first model's
-    temperatures and thresholds. Off (bench/transformer_refit.py, docs/BENCHMARKS.md): +0.8 macro-F1 on
-    average over seven corpora, but on binary tasks the refit's scores drift from the thresholds it inherits
+    temperatures and thresholds. Off (bench/transformer_refit.py, docs/BENCHMARKS.md): +0.6 macro-F1 on
+    average over eight corpora, but on binary tasks the refit's scores drift from the thresholds it inherits
     (drugs.com negative: -10.6 on one seed; 98.5% of posts flagged at the safety threshold on another, against
     67%), and on the demo it adds 470 s to a 501 s fine-tune on a 2-core CPU."""
 
