@@ -188,10 +188,7 @@ def fit_family(family: str, corpus: Corpus, training_file: np.ndarray, seed: int
         return cuts, {s.name: cuts[s.name][0] for s in corpus.specs if s.kind == "binary"}, model.predict_proba, None
     from training.recipe import combine, fit_recipe, tune_with_policy
 
-    # the split occ dataset makes: validation_fraction of all labels, out of the training file
-    share = settings.dataset.validation_fraction / (1.0 - settings.dataset.test_fraction)
-    inner_train, inner_val, _ = split_indices(corpus.groups[training_file], 1000 + seed, (1.0 - share, share, 0.0))
-    train, validation = corpus.rows(training_file[inner_train]), corpus.rows(training_file[inner_val])
+    train, validation = train_validation(corpus, training_file, seed, settings)
     plain = with_safety_task(settings, None)
     if family == "ensemble":
         members = {}
@@ -243,6 +240,19 @@ def fit_family(family: str, corpus: Corpus, training_file: np.ndarray, seed: int
     return shipped.thresholds, safety_cuts, proba, shipped.seconds
 
 
+def test_split(corpus: Corpus, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices of this seed's training file (80%) and test set (20%), grouped."""
+    training_file, _, test = split_indices(corpus.groups, seed, (0.8, 0.0, 0.2))
+    return training_file, test
+
+
+def train_validation(corpus: Corpus, training_file: np.ndarray, seed: int, settings: Settings) -> tuple[Split, Split]:
+    """The training file split the way `occ dataset` splits it: validation_fraction of all labels."""
+    share = settings.dataset.validation_fraction / (1.0 - settings.dataset.test_fraction)
+    inner_train, inner_val, _ = split_indices(corpus.groups[training_file], 1000 + seed, (1.0 - share, share, 0.0))
+    return corpus.rows(training_file[inner_train]), corpus.rows(training_file[inner_val])
+
+
 def with_safety_task(settings: Settings, task: str | None) -> Settings:
     """The shipped settings with `task` as the safety task (None: no task gets the recall target)."""
     import dataclasses
@@ -258,6 +268,20 @@ def precision_at_recall(scores: np.ndarray, positive: np.ndarray, target: float 
 
     precision, recall, _ = precision_recall_curve(positive, scores)
     return float(precision[recall >= target].max())
+
+
+def safety_shape(spec: TaskSpec, proba: np.ndarray, y: np.ndarray, cut: float) -> dict[str, float]:
+    """A binary task's figures on labeled test posts: average precision, precision at recall 0.95, and the recall
+    and share of posts flagged at `cut` (the safety threshold chosen on validation)."""
+    from sklearn.metrics import average_precision_score
+
+    keep = y != UNLABELED
+    positive = y[keep] == spec.positive_index
+    scores = proba[keep, spec.positive_index]
+    flagged = scores >= cut
+    return {"average_precision": float(average_precision_score(positive, scores)),
+            "precision_at_recall_95": precision_at_recall(scores, positive),
+            "recall_at_threshold": float(flagged[positive].mean()), "flag_share": float(flagged.mean())}
 
 
 def keep_probabilities(folder: Path, corpus: Corpus, family: str, seed: int, test_proba: dict[str, np.ndarray],
@@ -282,11 +306,9 @@ def keep_probabilities(folder: Path, corpus: Corpus, family: str, seed: int, tes
 
 def measure(corpus: Corpus, family: str, seed: int, settings: Settings,
             probabilities: Path | None = None) -> dict[str, Any]:
-    from sklearn.metrics import average_precision_score
-
     from training.metrics import evaluate_all
 
-    training_file, _, test = split_indices(corpus.groups, seed, (0.8, 0.0, 0.2))
+    training_file, test = test_split(corpus, seed)
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -306,14 +328,7 @@ def measure(corpus: Corpus, family: str, seed: int, settings: Settings,
     for spec in corpus.specs:
         row = {"macro_f1": float(metrics[spec.name]["macro_f1"])}
         if spec.kind == "binary":
-            keep = y[spec.name] != UNLABELED
-            positive = y[spec.name][keep] == spec.positive_index
-            scores = p[spec.name][keep, spec.positive_index]
-            row["average_precision"] = float(average_precision_score(positive, scores))
-            row["precision_at_recall_95"] = precision_at_recall(scores, positive)
-            decided = scores >= safety_cuts[spec.name]
-            row["recall_at_threshold"] = float(decided[positive].mean())
-            row["flag_share"] = float(decided.mean())
+            row.update(safety_shape(spec, p[spec.name], y[spec.name], safety_cuts[spec.name]))
         out["tasks"][spec.name] = row
     logger.info("%s %s seed %d: %s (fit %.1fs, %.0f posts/s)", corpus.name, family, seed,
                 {k: round(v["macro_f1"], 3) for k, v in out["tasks"].items()}, fit_s, rate)

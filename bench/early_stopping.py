@@ -50,14 +50,12 @@ RULES = ("f1@0.5", "f1@tuned", "loss", "ranking", "last")
 
 def record(corpus: Any, seed: int, settings: Settings, folder: Path) -> None:
     """Fine-tune every epoch on this corpus and seed; keep per-epoch validation and test probabilities."""
-    from public_corpora import split_indices
+    from benchmarks import test_split, train_validation
 
     from models.transformer.classifier import PREDICT_BATCH_SIZE, TransformerClassifier
 
-    training_file, _, test = split_indices(corpus.groups, seed, (0.8, 0.0, 0.2))
-    share = settings.dataset.validation_fraction / (1.0 - settings.dataset.test_fraction)
-    inner_train, inner_val, _ = split_indices(corpus.groups[training_file], 1000 + seed, (1.0 - share, share, 0.0))
-    (train_x, train_y), (val_x, val_y) = corpus.rows(training_file[inner_train]), corpus.rows(training_file[inner_val])
+    training_file, test = test_split(corpus, seed)
+    (train_x, train_y), (val_x, val_y) = train_validation(corpus, training_file, seed, settings)
     test_x, test_y = corpus.rows(test)
     config = dataclasses.replace(settings.transformer, patience=settings.transformer.epochs + 1)
     model = TransformerClassifier(list(corpus.specs), encoder_dir=config.encoder, config=config)

@@ -56,8 +56,8 @@ def refit_one(corpus: Any, seed: int, kept: dict[str, dict[str, np.ndarray]], se
 
     `keep`: a folder for both models' calibrated test probabilities with the targets and the first model's
     thresholds, so that other ways of deciding with the refit can be compared without fine-tuning it again."""
+    from benchmarks import safety_shape, test_split, train_validation, with_safety_task
     from early_stopping import replay
-    from public_corpora import split_indices
 
     from models.calibration import apply_temperatures, fit_temperatures
     from models.ensemble import mix
@@ -72,10 +72,8 @@ def refit_one(corpus: Any, seed: int, kept: dict[str, dict[str, np.ndarray]], se
     )
 
     specs = corpus.specs
-    training_file, _, test = split_indices(corpus.groups, seed, (0.8, 0.0, 0.2))
-    share = settings.dataset.validation_fraction / (1.0 - settings.dataset.test_fraction)
-    inner_train, inner_val, _ = split_indices(corpus.groups[training_file], 1000 + seed, (1.0 - share, share, 0.0))
-    train, validation = corpus.rows(training_file[inner_train]), corpus.rows(training_file[inner_val])
+    training_file, test = test_split(corpus, seed)
+    train, validation = train_validation(corpus, training_file, seed, settings)
     test_x, test_y = corpus.rows(test)
     for name, y in test_y.items():
         if not np.array_equal(y, kept["test_targets"][name]):
@@ -86,6 +84,11 @@ def refit_one(corpus: Any, seed: int, kept: dict[str, dict[str, np.ndarray]], se
     temperatures = fit_temperatures(specs, val_raw, validation[1]) if settings.thresholds.calibrate else None
     val_cal = apply_temperatures(specs, val_raw, temperatures)
     thresholds, _ = tune_with_policy(specs, val_cal, validation[1], settings.thresholds, settings.safety)
+    safety_cut = None  # the safety task's threshold at its recall target (guarded by the flag cap)
+    if corpus.safety:
+        cuts, _ = tune_with_policy(specs, val_cal, validation[1], settings.thresholds,
+                                   with_safety_task(settings, corpus.safety).safety)
+        safety_cut = cuts[corpus.safety][0]
 
     def f1(proba: dict[str, np.ndarray], cuts: dict[str, list[float]]) -> float:
         return mean_macro_f1(evaluate_all(specs, proba, test_y, cuts))
@@ -111,15 +114,13 @@ def refit_one(corpus: Any, seed: int, kept: dict[str, dict[str, np.ndarray]], se
         arrays = {f"{kind}.{task}": value for kind, proba in (("test_proba", test_val_model), ("refit_proba", test_refit),
                                                                ("test_targets", test_y)) for task, value in proba.items()}
         arrays.update({f"thresholds.{task}": np.asarray(cut, dtype=float) for task, cut in thresholds.items() if cut})
-        if corpus.safety:  # the safety task's threshold at its recall target, on the first model's validation scores
-            from benchmarks import with_safety_task
-
-            cuts, _ = tune_with_policy(specs, val_cal, validation[1], settings.thresholds,
-                                       with_safety_task(settings, corpus.safety).safety)
-            arrays[f"safety_threshold.{corpus.safety}"] = np.asarray(cuts[corpus.safety], dtype=float)
+        if safety_cut is not None:
+            arrays[f"safety_threshold.{corpus.safety}"] = np.asarray([safety_cut], dtype=float)
         np.savez_compressed(keep / f"{corpus.name}.{seed}.npz", **arrays)
-    safety = {name: safety_figures(corpus, val_cal, validation[1], proba, test_y, settings)
-              for name, proba in (("transformer", test_val_model), ("transformer_refit", test_refit))}
+    safety = {} if safety_cut is None else {
+        name: safety_shape(next(s for s in specs if s.name == corpus.safety), proba[corpus.safety],
+                           test_y[corpus.safety], safety_cut)
+        for name, proba in (("transformer", test_val_model), ("transformer_refit", test_refit))}
     return {
         "corpus": corpus.name, "seed": seed, "epochs": epoch, "refit_s": refit_s,
         "n_train": len(train[0]), "n_validation": len(validation[0]),
@@ -128,30 +129,6 @@ def refit_one(corpus: Any, seed: int, kept: dict[str, dict[str, np.ndarray]], se
         "ensemble_refit": f1(mix(specs, test_baseline, test_refit, weights), ensemble.thresholds),
         **({"safety": safety} if corpus.safety else {}),
     }
-
-
-def safety_figures(corpus: Any, val_cal: dict[str, np.ndarray], val_y: dict[str, np.ndarray],
-                   test_proba: dict[str, np.ndarray], test_y: dict[str, np.ndarray], settings: Settings) -> dict[str, float]:
-    """The safety shape on test, as benchmarks.py reports it: average precision, and the recall and share of posts
-    flagged at the threshold the recall target (guarded by the flag cap) picks on the validation model's scores."""
-    from benchmarks import precision_at_recall, with_safety_task
-    from sklearn.metrics import average_precision_score
-
-    from models.tasks import UNLABELED
-    from training.recipe import tune_with_policy
-
-    if not corpus.safety:
-        return {}
-    spec = next(s for s in corpus.specs if s.name == corpus.safety)
-    cuts, _ = tune_with_policy([spec], val_cal, val_y, settings.thresholds,
-                               with_safety_task(settings, spec.name).safety)
-    keep = test_y[spec.name] != UNLABELED
-    positive = test_y[spec.name][keep] == spec.positive_index
-    scores = test_proba[spec.name][keep, spec.positive_index]
-    flagged = scores >= cuts[spec.name][0]
-    return {"average_precision": float(average_precision_score(positive, scores)),
-            "precision_at_recall_95": precision_at_recall(scores, positive),
-            "recall_at_threshold": float(flagged[positive].mean()), "flag_share": float(flagged.mean())}
 
 
 def summarize(rows: list[dict[str, Any]]) -> str:
