@@ -270,6 +270,20 @@ def precision_at_recall(scores: np.ndarray, positive: np.ndarray, target: float 
     return float(precision[recall >= target].max())
 
 
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """The per-seed rows a paired bench script kept (one JSON object a line); none if it has not run yet."""
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def append_row(path: Path, row: dict[str, Any]) -> None:
+    """Keep one seed's row as soon as it is measured, so an interrupted run resumes where it stopped."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as out:
+        out.write(json.dumps(row) + "\n")
+
+
 def safety_shape(spec: TaskSpec, proba: np.ndarray, y: np.ndarray, cut: float) -> dict[str, float]:
     """A binary task's figures on labeled test posts: average precision, precision at recall 0.95, and the recall
     and share of posts flagged at `cut` (the safety threshold chosen on validation)."""

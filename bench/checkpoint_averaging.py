@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 import logging
 import sys
 import time
@@ -152,7 +151,14 @@ def summarize(rows: list[dict[str, Any]]) -> str:
 
 
 def main() -> None:
-    from benchmarks import changed, demo_corpus, public_corpora, with_safety_task
+    from benchmarks import (
+        append_row,
+        changed,
+        demo_corpus,
+        public_corpora,
+        read_rows,
+        with_safety_task,
+    )
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data_dir", type=Path)
@@ -170,8 +176,7 @@ def main() -> None:
     settings = with_safety_task(changed(load_settings(ROOT / "params.yaml"), args.set), None)
     corpora = public_corpora(args.data_dir) + ([demo_corpus(args.demo)] if args.demo else [])
     wanted = set(args.corpora.split(",")) if args.corpora else {c.name for c in corpora}
-    rows = ([json.loads(line) for line in args.json.read_text(encoding="utf-8").splitlines() if line.strip()]
-            if args.json.is_file() else [])
+    rows = read_rows(args.json)
     done = {(r["corpus"], r["seed"]) for r in rows}
     for corpus in corpora:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
@@ -180,9 +185,7 @@ def main() -> None:
             row = average_one(corpus, seed, settings)
             logger.info("%s seed %d: best epoch %.3f, top3 %.3f, tail %.3f, greedy %.3f (epochs %s)", corpus.name,
                         seed, row["best"], row["top3"], row["tail"], row["greedy"], row["epochs"])
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            with args.json.open("a", encoding="utf-8") as out:
-                out.write(json.dumps(row) + "\n")
+            append_row(args.json, row)
             rows.append(row)
     print(summarize([r for r in rows if r["corpus"] in wanted]))
 

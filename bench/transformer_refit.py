@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 import logging
 import sys
 import time
@@ -213,7 +212,14 @@ def share_matching(corpora: dict[str, Any], folder: Path, halvings: int = 20) ->
 
 
 def main() -> None:
-    from benchmarks import changed, demo_corpus, public_corpora, with_safety_task
+    from benchmarks import (
+        append_row,
+        changed,
+        demo_corpus,
+        public_corpora,
+        read_rows,
+        with_safety_task,
+    )
     from early_stopping import _load
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -239,8 +245,7 @@ def main() -> None:
         return
     if args.records is None:
         parser.error("give --records DIR (or --share-matching DIR)")
-    rows = ([json.loads(line) for line in args.json.read_text(encoding="utf-8").splitlines() if line.strip()]
-            if args.json.is_file() else [])
+    rows = read_rows(args.json)
     done = {(r["corpus"], r["seed"]) for r in rows}
     for path in sorted(args.records.glob("*.npz")):
         name, seed = path.name.split(".")[0], int(path.name.split(".")[1])
@@ -250,9 +255,7 @@ def main() -> None:
         logger.info("%s seed %d: transformer %.3f, refit %.3f (%d epochs, %.0f s); ensemble %.3f, with the refit %.3f",
                     name, seed, row["transformer"], row["transformer_refit"], row["epochs"], row["refit_s"],
                     row["ensemble"], row["ensemble_refit"])
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        with args.json.open("a", encoding="utf-8") as out:
-            out.write(json.dumps(row) + "\n")
+        append_row(args.json, row)
         rows.append(row)
     print(summarize([r for r in rows if not wanted or r["corpus"] in wanted]))
 
