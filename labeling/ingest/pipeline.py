@@ -13,6 +13,7 @@ import json
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from common.settings import AuthorSettings, IngestSettings
@@ -30,6 +31,10 @@ from labeling.ingest.schema import ContractError, ContractLimits, coerce_post
 from labeling.ingest.suppression import SuppressionList
 
 logger = logging.getLogger(__name__)
+
+PROFILE_CACHE = 32_768
+"""Distinct (display name, bio, profile URL) triples whose stored form a pipeline remembers: bounded, so memory
+stays flat whatever the number of authors."""
 
 
 
@@ -122,6 +127,9 @@ class PostPipeline:
         self.limits = ContractLimits(max_text_chars=config.max_text_chars)
         self.matcher = ProductMatcher(products) if products is not None else None
         self.redactor = redactor or Redactor(config.redaction)
+        # An author's profile repeats on every one of their posts (about 24 a dump): what is stored of it is
+        # worked out once per distinct profile (the cached value is never mutated: `_profile_signals` copies).
+        self._profile = lru_cache(maxsize=PROFILE_CACHE)(self._profile_uncached)
 
     def _quarantine(self, raw: RawRecord, reason: str, detail: str | None, post_id: str | None,
                     raw_text: str | None) -> dict[str, Any]:
@@ -177,14 +185,24 @@ class PostPipeline:
         its credential tokens and a keyed hash (labeling/authors/signals.py); the bio is redacted like the text."""
         display = row.pop("author_display_name", None)
         bio = row.get("author_bio")
-        row["author_credentials"] = credentials_in(display, bio) if (display or bio) else []
-        row["author_name_key"] = name_key(display, self.name_secret) if display else None
-        row["author_links"] = linked_profiles(bio, row.get("author_url")) if (bio or row.get("author_url")) else []
+        credentials, key, links, redacted_bio, counts = self._profile(display, bio, row.get("author_url"))
+        row["author_credentials"] = list(credentials)
+        row["author_name_key"] = key
+        row["author_links"] = list(links)
         if bio:
-            row["author_bio"], counts = self.redactor.redact(bio[:BIO_CHARS])
+            row["author_bio"] = redacted_bio
             redactions.update(counts)
 
+    def _profile_uncached(self, display: str | None, bio: str | None,
+                          url: str | None) -> tuple[tuple[str, ...], str | None, tuple[str, ...], str | None, dict[str, int]]:
+        credentials = credentials_in(display, bio) if (display or bio) else []
+        key = name_key(display, self.name_secret) if display else None
+        links = linked_profiles(bio, url) if (bio or url) else []
+        redacted, counts = self.redactor.redact(bio[:BIO_CHARS]) if bio else (bio, {})
+        return tuple(credentials), key, tuple(links), redacted, counts
 
+
+BIO_CHARS = 1000
 BIO_CHARS = 1000
 """A profile bio is kept up to this many characters (bios are short; a longer one is not a reason to quarantine)."""
 
