@@ -85,6 +85,16 @@ TITLE = "Dr"
 CACHE_SIZE = 32_768
 """Distinct profiles remembered per signal function (a profile repeats on every post of its author)."""
 
+CACHED_PROFILE_CHARS = 2_000
+"""A profile whose fields are longer than this together is worked out again on every post instead of being
+remembered, so the caches hold at most `CACHE_SIZE` x this many characters whatever a dump holds (real profiles
+are tens of characters; a 1 MB bio on every line of a hostile dump must not fill memory)."""
+
+
+def cacheable(*fields: str | None) -> bool:
+    """Whether a profile made of `fields` is short enough to be remembered (`CACHED_PROFILE_CHARS`)."""
+    return sum(len(f) for f in fields if f) <= CACHED_PROFILE_CHARS
+
 CONTEXT_CHARS = 80
 """How far before a token the context rules look."""
 
@@ -167,7 +177,8 @@ def credentials_in(display_name: str | None, bio: str | None) -> list[str]:
     docstring. Cached: an author's profile repeats on every post (tens of microseconds a profile, nothing
     for a repeat).
     """
-    return list(_credentials_cached(display_name, bio))
+    find = _credentials_cached if cacheable(display_name, bio) else _credentials_cached.__wrapped__
+    return list(find(display_name, bio))
 
 
 @lru_cache(maxsize=CACHE_SIZE)
@@ -381,7 +392,9 @@ def name_key(display_name: str | None, secret: str) -> str | None:
     "jane q smith" and "Jane Q. Smith - Cardiologist | Boston" give the same key (the same person on two
     platforms), while a different middle initial does not.
     """
-    return _name_key_cached(display_name, secret) if display_name else None
+    if not display_name:
+        return None
+    return (_name_key_cached if cacheable(display_name) else _name_key_cached.__wrapped__)(display_name, secret)
 
 
 @lru_cache(maxsize=CACHE_SIZE)
@@ -536,7 +549,8 @@ def linked_profiles(bio: str | None, author_url: str | None) -> list[str]:
     "Twitter @handle", "u/name". Redaction tokens are removed first, so "X: @[NAME]" or "x.com/[NAME]" link
     nothing. The account's own URL may be among them; `linking.candidate_links` ignores self-links.
     """
-    return list(_linked_cached(bio, author_url))
+    find = _linked_cached if cacheable(bio, author_url) else _linked_cached.__wrapped__
+    return list(find(bio, author_url))
 
 
 @lru_cache(maxsize=CACHE_SIZE)

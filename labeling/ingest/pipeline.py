@@ -18,6 +18,8 @@ from typing import Any
 
 from common.settings import AuthorSettings, IngestSettings
 from labeling.authors.signals import (
+    CACHE_SIZE,
+    cacheable,
     credentials_in,
     linked_profiles,
     name_key,
@@ -32,9 +34,6 @@ from labeling.ingest.suppression import SuppressionList
 
 logger = logging.getLogger(__name__)
 
-PROFILE_CACHE = 32_768
-"""Distinct (display name, bio, profile URL) triples whose stored form a pipeline remembers: bounded, so memory
-stays flat whatever the number of authors."""
 
 
 
@@ -128,8 +127,9 @@ class PostPipeline:
         self.matcher = ProductMatcher(products) if products is not None else None
         self.redactor = redactor or Redactor(config.redaction)
         # An author's profile repeats on every one of their posts (about 24 a dump): what is stored of it is
-        # worked out once per distinct profile (the cached value is never mutated: `_profile_signals` copies).
-        self._profile = lru_cache(maxsize=PROFILE_CACHE)(self._profile_uncached)
+        # worked out once per distinct profile, for at most `CACHE_SIZE` short profiles (`cacheable`), so memory
+        # stays flat whatever the authors; the cached value is never mutated (`_profile_signals` copies).
+        self._profile = lru_cache(maxsize=CACHE_SIZE)(self._profile_uncached)
 
     def _quarantine(self, raw: RawRecord, reason: str, detail: str | None, post_id: str | None,
                     raw_text: str | None) -> dict[str, Any]:
@@ -185,7 +185,9 @@ class PostPipeline:
         its credential tokens and a keyed hash (labeling/authors/signals.py); the bio is redacted like the text."""
         display = row.pop("author_display_name", None)
         bio = row.get("author_bio")
-        credentials, key, links, redacted_bio, counts = self._profile(display, bio, row.get("author_url"))
+        url = row.get("author_url")
+        profile = self._profile if cacheable(display, bio, url) else self._profile_uncached
+        credentials, key, links, redacted_bio, counts = profile(display, bio, url)
         row["author_credentials"] = list(credentials)
         row["author_name_key"] = key
         row["author_links"] = list(links)

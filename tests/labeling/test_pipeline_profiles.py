@@ -47,3 +47,17 @@ def test_each_post_gets_its_own_lists_and_counts() -> None:
     assert second.row["author_links"] == expected_links
     assert second.row["author_credentials"] == expected_credentials
     assert second.redactions["phone"] >= 1 and second.redactions["email"] >= 1  # the bio's counts, on every post
+
+
+def test_a_long_profile_is_worked_out_but_not_remembered() -> None:
+    from labeling.authors.signals import CACHED_PROFILE_CHARS, _credentials_cached
+
+    long_bio = "Cardiologist, MD. Reach me at jane.smith@example.org. " + "x" * CACHED_PROFILE_CHARS
+    pipeline = PostPipeline(IngestSettings())
+    before = _credentials_cached.cache_info().currsize
+    for i in range(3):
+        verdict = pipeline.judge(_row(i, author_bio=long_bio))
+        assert verdict.row == PostPipeline(IngestSettings()).judge(_row(i, author_bio=long_bio)).row
+        assert "jane.smith@example.org" not in verdict.row["author_bio"] and "MD" in verdict.row["author_credentials"]
+    assert pipeline._profile.cache_info().currsize == 0
+    assert _credentials_cached.cache_info().currsize == before
