@@ -95,6 +95,7 @@ def cacheable(*fields: str | None) -> bool:
     """Whether a profile made of `fields` is short enough to be remembered (`CACHED_PROFILE_CHARS`)."""
     return sum(len(f) for f in fields if f) <= CACHED_PROFILE_CHARS
 
+
 CONTEXT_CHARS = 80
 """How far before a token the context rules look."""
 

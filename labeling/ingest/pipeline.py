@@ -35,8 +35,6 @@ from labeling.ingest.suppression import SuppressionList
 logger = logging.getLogger(__name__)
 
 
-
-
 @dataclass
 class IngestStats:
     rows_read: int = 0
@@ -195,8 +193,7 @@ class PostPipeline:
             row["author_bio"] = redacted_bio
             redactions.update(counts)
 
-    def _profile_uncached(self, display: str | None, bio: str | None,
-                          url: str | None) -> tuple[tuple[str, ...], str | None, tuple[str, ...], str | None, dict[str, int]]:
+    def _profile_uncached(self, display: str | None, bio: str | None, url: str | None) -> _StoredProfile:
         credentials = credentials_in(display, bio) if (display or bio) else []
         key = name_key(display, self.name_secret) if display else None
         links = linked_profiles(bio, url) if (bio or url) else []
@@ -204,7 +201,10 @@ class PostPipeline:
         return tuple(credentials), key, tuple(links), redacted, counts
 
 
-BIO_CHARS = 1000
+_StoredProfile = tuple[tuple[str, ...], str | None, tuple[str, ...], str | None, dict[str, int]]
+"""What is stored of one author profile: credential tokens, name key, linked profiles, redacted bio and the
+bio's redaction counts."""
+
 BIO_CHARS = 1000
 """A profile bio is kept up to this many characters (bios are short; a longer one is not a reason to quarantine)."""
 
