@@ -485,6 +485,14 @@ def changed(settings: Settings, assignments: Sequence[str]) -> Settings:
     return settings_from_mapping(data, "--set")
 
 
+
+def paired_setup(data_dir: Path, demo: Path | None, assignments: Sequence[str]) -> tuple[Settings, list[Corpus]]:
+    """What a paired bench script (early stopping, refit, checkpoint averaging) compares on: params.yaml with
+    `assignments`, no task given the safety recall target (their tables compare macro-F1, as this script's
+    does), and the public corpora under `data_dir`, then the demo dataset if one is given."""
+    settings = with_safety_task(changed(load_settings(ROOT / "params.yaml"), assignments), None)
+    return settings, public_corpora(data_dir) + ([demo_corpus(demo)] if demo else [])
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data_dir", type=Path)

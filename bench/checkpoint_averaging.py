@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common.settings import Settings, load_settings  # noqa: E402
+from common.settings import Settings  # noqa: E402
 
 logger = logging.getLogger("checkpoint_averaging")
 
@@ -151,14 +151,7 @@ def summarize(rows: list[dict[str, Any]]) -> str:
 
 
 def main() -> None:
-    from benchmarks import (
-        append_row,
-        changed,
-        demo_corpus,
-        public_corpora,
-        read_rows,
-        with_safety_task,
-    )
+    from benchmarks import append_row, paired_setup, read_rows
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data_dir", type=Path)
@@ -172,9 +165,7 @@ def main() -> None:
                         help="fine-tune with a setting changed (YAML value)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    # macro-F1 comparison, as benchmarks.py: no task gets the safety recall target
-    settings = with_safety_task(changed(load_settings(ROOT / "params.yaml"), args.set), None)
-    corpora = public_corpora(args.data_dir) + ([demo_corpus(args.demo)] if args.demo else [])
+    settings, corpora = paired_setup(args.data_dir, args.demo, args.set)
     wanted = set(args.corpora.split(",")) if args.corpora else {c.name for c in corpora}
     rows = read_rows(args.json)
     done = {(r["corpus"], r["seed"]) for r in rows}

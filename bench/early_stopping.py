@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common.settings import Settings, load_settings  # noqa: E402
+from common.settings import Settings  # noqa: E402
 from models.tasks import TaskSpec  # noqa: E402
 
 logger = logging.getLogger("early_stopping")
@@ -142,7 +142,7 @@ def replay(specs: Sequence[TaskSpec], kept: dict[str, dict[str, np.ndarray]], se
 
 
 def main() -> None:
-    from benchmarks import changed, demo_corpus, public_corpora, with_safety_task
+    from benchmarks import paired_setup
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data_dir", type=Path)
@@ -157,9 +157,7 @@ def main() -> None:
                         help="record with a setting changed (YAML value), e.g. transformer.task_weighting=equal")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    # macro-F1 comparison, as benchmarks.py: no task gets the safety recall target
-    settings = with_safety_task(changed(load_settings(ROOT / "params.yaml"), args.set), None)
-    corpora = public_corpora(args.data_dir) + ([demo_corpus(args.demo)] if args.demo else [])
+    settings, corpora = paired_setup(args.data_dir, args.demo, args.set)
     if args.corpora:
         corpora = [c for c in corpora if c.name in set(args.corpora.split(","))]
     if args.record:

@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common.settings import Settings, load_settings  # noqa: E402
+from common.settings import Settings  # noqa: E402
 
 logger = logging.getLogger("transformer_refit")
 
@@ -212,14 +212,7 @@ def share_matching(corpora: dict[str, Any], folder: Path, halvings: int = 20) ->
 
 
 def main() -> None:
-    from benchmarks import (
-        append_row,
-        changed,
-        demo_corpus,
-        public_corpora,
-        read_rows,
-        with_safety_task,
-    )
+    from benchmarks import append_row, paired_setup, read_rows
     from early_stopping import _load
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -237,8 +230,8 @@ def main() -> None:
                         help="the settings the records were made with, if not params.yaml's")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    settings = with_safety_task(changed(load_settings(ROOT / "params.yaml"), args.set), None)
-    corpora = {c.name: c for c in public_corpora(args.data_dir) + ([demo_corpus(args.demo)] if args.demo else [])}
+    settings, listed = paired_setup(args.data_dir, args.demo, args.set)
+    corpora = {c.name: c for c in listed}
     wanted = set(args.corpora.split(",")) if args.corpora else None
     if args.share_matching:
         print(share_matching({k: c for k, c in corpora.items() if not wanted or k in wanted}, args.share_matching))
